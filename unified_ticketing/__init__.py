@@ -1,0 +1,1 @@
+"""unified-ticketing: one REST API for helpdesk data, starting with LiveChat."""

@@ -1,0 +1,588 @@
+"""Agent Chat Web API methods: chats, threads, archives, events, files, tags, customers."""
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+
+from . import clock
+from .errors import LiveChatError, not_found, validation
+from .filters import archive_predicate, range_filter
+from .methods import Call, method
+from .paging import page, parse_query
+from .seed import make_id
+from .state import Chat, Store, Thread, public_customer
+
+CHATS_RO = ("chats--all:ro", "chats--access:ro")
+CHATS_RW = ("chats--all:rw", "chats--access:rw")
+MAX_UPLOAD = 10 * 1024 * 1024
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+# --- shapes ---------------------------------------------------------------------------------
+def chat_json(store: Store, chat: Chat, thread: Thread | None = None) -> dict:
+    return {"id": chat.id, "thread": store.thread_json(thread or chat.last_thread), "users": store.chat_users(chat),
+            "properties": chat.properties, "access": {"group_ids": list(chat.group_ids)},
+            "is_followed": chat.is_followed}
+
+
+def archive_entry(store: Store, thread: Thread) -> dict:
+    chat = store.chats[thread.chat_id]
+    return {"id": chat.id, "users": store.chat_users(chat), "thread": store.thread_json(thread),
+            "properties": chat.properties, "access": {"group_ids": list(chat.group_ids)}}
+
+
+def chat_summary(store: Store, chat: Chat) -> dict:
+    t = chat.last_thread
+    last_per_type = {}
+    for ev in store.events(t):
+        last_per_type[ev["type"]] = {"thread_id": t.id, "thread_created_at": clock.fmt(t.created_at), "event": ev}
+    return {
+        "id": chat.id, "users": store.chat_users(chat),
+        "last_thread_summary": {"id": t.id, "active": t.active, "created_at": clock.fmt(t.created_at),
+                                "user_ids": list(t.user_ids), "tags": list(t.tags), "properties": t.properties,
+                                "access": {"group_ids": list(t.group_ids)}},
+        "last_event_per_type": last_per_type, "properties": chat.properties,
+        "access": {"group_ids": list(chat.group_ids)}, "is_followed": chat.is_followed,
+    }
+
+
+# --- lookups and validation -----------------------------------------------------------------
+def _required_str(body: dict, key: str, where: str = "") -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise validation(f"{where}{key}: is required and must be a non-empty string")
+    return value
+
+
+def _chat(store: Store, chat_id) -> Chat:
+    chat = store.chats.get(chat_id) if isinstance(chat_id, str) else None
+    if chat is None:
+        raise not_found("Chat not found")
+    return chat
+
+
+def _thread(store: Store, chat: Chat, thread_id) -> Thread:
+    thread = store.threads.get(thread_id) if isinstance(thread_id, str) else None
+    if thread is None or thread.chat_id != chat.id:
+        raise not_found("Thread not found")
+    return thread
+
+
+def _bool(body: dict, key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise validation(f"{key}: must be a boolean")
+    return value
+
+
+def build_event(store: Store, raw, author_id: str, where: str = "event") -> dict:
+    """A new event from a request, checked the way LiveChat checks it."""
+    if not isinstance(raw, dict):
+        raise validation(f"{where}: must be an object")
+    kind = raw.get("type")
+    visibility = raw.get("visibility", "all")
+    if visibility not in ("all", "agents"):
+        raise validation(f"{where}.visibility: must be all or agents")
+    ev = {"type": kind, "author_id": author_id, "created_at": None, "visibility": visibility}
+    if raw.get("custom_id") is not None:
+        ev["custom_id"] = str(raw["custom_id"])
+    if raw.get("properties") is not None:
+        ev["properties"] = raw["properties"]
+    if kind in ("message", "system_message"):
+        ev["text"] = _required_str(raw, "text", where + ".")
+        if kind == "system_message":
+            ev.pop("author_id")
+            ev["system_message_type"] = raw.get("system_message_type", "agent_created")
+    elif kind == "file":
+        url = _required_str(raw, "url", where + ".")
+        path = url.split("/cdn/api/file/lc/att/", 1)[-1] if "/cdn/api/file/lc/att/" in url else None
+        stored = store.files.get(path) if path else None
+        if stored is None:
+            raise validation(f"{where}.url: must be a URL returned by upload_file")
+        ev.update(name=path.rsplit("/", 1)[-1], url=url, content_type=stored[0], size=len(stored[1]))
+    elif kind == "rich_message":
+        ev["template_id"] = _required_str(raw, "template_id", where + ".")
+        ev["elements"] = raw.get("elements") or []
+    elif kind == "custom":
+        ev["content"] = raw.get("content", {})
+    elif kind == "filled_form":
+        ev.update(form_id=_required_str(raw, "form_id", where + "."), form_type=raw.get("form_type", "prechat"),
+                  fields=raw.get("fields") or [])
+    else:
+        raise validation(f"{where}.type: must be one of message, system_message, file, rich_message, custom, "
+                         "filled_form")
+    return ev
+
+
+def _post_event(call: Call, thread: Thread, ev: dict, author_type: str = "agent") -> dict:
+    store = call.store
+    ev["created_at"] = clock.fmt(max(clock.now_us(), thread.created_at + 1))
+    ordered = {"id": None, **ev}
+    store.append_event(thread, ordered)
+    call.sandbox.webhooks.emit("incoming_event", {"chat_id": thread.chat_id, "thread_id": thread.id,
+                                                  "event": ordered}, author_type=author_type)
+    return ordered
+
+
+def _new_thread(store: Store, chat: Chat, user_ids: list[str], active: bool, group_ids: list[int],
+                properties: dict | None) -> Thread:
+    tid = make_id(_id_rng)
+    while tid in store.threads:
+        tid = make_id(_id_rng)
+    created = max(clock.now_us(), chat.sort_key[0] + 1) if chat.threads else clock.now_us()
+    return Thread(id=tid, chat_id=chat.id, created_at=created, active=active, user_ids=user_ids, tags=[],
+                  group_ids=list(group_ids), events=[], properties=properties or {})
+
+
+class _IdRng:
+    def choice(self, seq):
+        return secrets.choice(seq)
+
+
+_id_rng = _IdRng()
+
+
+def _thread_events(call: Call, raw_thread, author_id: str) -> list[dict]:
+    if raw_thread is None:
+        return []
+    if not isinstance(raw_thread, dict):
+        raise validation("chat.thread: must be an object")
+    events = raw_thread.get("events") or []
+    if not isinstance(events, list):
+        raise validation("chat.thread.events: must be an array")
+    return [build_event(call.store, e, author_id, f"chat.thread.events[{i}]") for i, e in enumerate(events)]
+
+
+def _group_ids(raw, default: list[int]) -> list[int]:
+    if raw is None:
+        return default
+    gids = (raw or {}).get("group_ids") if isinstance(raw, dict) else None
+    if not isinstance(gids, list) or not all(isinstance(g, int) for g in gids):
+        raise validation("access.group_ids: must be an array of integers")
+    return gids
+
+
+def _refresh_customer(store: Store, customer: dict) -> None:
+    chats = [store.chats[c] for c in customer["chat_ids"] if c in store.chats]
+    customer["statistics"]["chats_count"] = len(chats)
+    customer["statistics"]["threads_count"] = sum(len(c.threads) for c in chats)
+
+
+# --- chats ----------------------------------------------------------------------------------
+@method("agent", "list_chats", scopes=CHATS_RO)
+def list_chats(call: Call):
+    store = call.store
+    q = parse_query(call.body, "list_chats", default_limit=10)
+    f = {k: v for k, v in q.filters.items() if k != "_"}
+    unknown = set(f) - {"include_active", "include_chats_without_threads", "group_ids", "properties"}
+    if unknown:
+        raise validation(f"filters: unknown filter {sorted(unknown)[0]}")
+    include_active = _bool(f, "include_active", True)
+    gids = f.get("group_ids")
+    if gids is not None and (not isinstance(gids, list) or not all(isinstance(g, int) for g in gids)):
+        raise validation("filters.group_ids: must be an array of integers")
+
+    def matches(chat: Chat) -> bool:
+        if not include_active and chat.last_thread.active:
+            return False
+        return gids is None or bool(set(gids).intersection(chat.group_ids))
+
+    found, next_id, prev_id = page(store.chats_sorted, lambda c: c.sort_key, matches, q, "list_chats")
+    key = ("list_chats", repr(sorted(f.items())))
+    total = store.cached_count(key, lambda: sum(1 for c in store.chats_sorted if matches(c)))
+    out = {"chats_summary": [chat_summary(store, c) for c in found], "found_chats": total}
+    if next_id:
+        out["next_page_id"] = next_id
+    if prev_id:
+        out["previous_page_id"] = prev_id
+    return out
+
+
+@method("agent", "list_archives", scopes=CHATS_RO)
+def list_archives(call: Call):
+    store = call.store
+    q = parse_query(call.body, "list_archives", default_limit=10)
+    pred = archive_predicate(store, q.filters)
+    found, next_id, prev_id = page(store.threads_sorted, lambda t: t.sort_key, pred, q, "list_archives")
+    if set(q.filters) - {"_"}:
+        key = ("list_archives", repr(sorted(q.filters.items())))
+        total = store.cached_count(key, lambda: sum(1 for t in store.threads_sorted if pred(t)))
+    else:
+        total = len(store.threads_sorted)
+    out = {"chats": [archive_entry(store, t) for t in found], "found_chats": total}
+    if next_id:
+        out["next_page_id"] = next_id
+    if prev_id:
+        out["previous_page_id"] = prev_id
+    return out
+
+
+@method("agent", "list_threads", scopes=CHATS_RO)
+def list_threads(call: Call):
+    store = call.store
+    q = parse_query(call.body, "list_threads", default_limit=3)
+    extra = q.filters.get("_", {})
+    chat = _chat(store, call.body.get("chat_id") or extra.get("chat_id") or _required_str(call.body, "chat_id"))
+    if call.body.get("page_id") and extra.get("chat_id") not in (None, chat.id):
+        raise validation("page_id: belongs to another chat")
+    min_events = extra.get("min_events_count")
+    if min_events is not None and (not isinstance(min_events, int) or min_events < 1):
+        raise validation("min_events_count: must be a positive integer")
+    f = {k: v for k, v in q.filters.items() if k != "_"}
+    unknown = set(f) - {"from", "to"}
+    if unknown:
+        raise validation(f"filters: unknown filter {sorted(unknown)[0]}")
+    lo = clock.parse(f["from"], "filters.from") if "from" in f else None
+    hi = clock.parse(f["to"], "filters.to") if "to" in f else None
+
+    def matches(t: Thread) -> bool:
+        if lo is not None and t.created_at < lo:
+            return False
+        if hi is not None and t.created_at > hi:
+            return False
+        return min_events is None or len(store.events(t)) >= min_events
+
+    found, next_id, prev_id = page(chat.threads, lambda t: t.sort_key, matches, q, "list_threads")
+    out = {"threads": [store.thread_json(t) for t in found],
+           "found_threads": sum(1 for t in chat.threads if matches(t))}
+    if next_id:
+        out["next_page_id"] = next_id
+    if prev_id:
+        out["previous_page_id"] = prev_id
+    return out
+
+
+@method("agent", "get_chat", scopes=CHATS_RO)
+def get_chat(call: Call):
+    chat = _chat(call.store, _required_str(call.body, "chat_id"))
+    thread = _thread(call.store, chat, call.body["thread_id"]) if call.body.get("thread_id") else None
+    return chat_json(call.store, chat, thread)
+
+
+@method("agent", "start_chat", scopes=CHATS_RW)
+def start_chat(call: Call):
+    store, body = call.store, call.body
+    raw = body.get("chat") or {}
+    if not isinstance(raw, dict):
+        raise validation("chat: must be an object")
+    active = _bool(body, "active", True)
+    users = raw.get("users") or []
+    if not isinstance(users, list):
+        raise validation("chat.users: must be an array")
+    customer_ids = [u.get("id") for u in users if isinstance(u, dict) and u.get("type") == "customer"]
+    agent_ids = [u.get("id") for u in users if isinstance(u, dict) and u.get("type") == "agent"]
+    if len(customer_ids) != 1:
+        raise validation("chat.users: must contain exactly one user of type customer")
+    customer = store.customers.get(customer_ids[0])
+    if customer is None:
+        raise not_found("Customer not found")
+    for a in agent_ids:
+        if a not in store.agents:
+            raise not_found(f"Agent {a} not found")
+    requester = call.principal.agent_id
+    events = _thread_events(call, raw.get("thread"), requester)
+    group_ids = _group_ids(raw.get("access"), [0])
+    chat = Chat(id=make_id(_id_rng), customer_id=customer["id"], threads=[], group_ids=group_ids,
+                properties=raw.get("properties") or {})
+    while chat.id in store.chats:
+        chat.id = make_id(_id_rng)
+    members = [customer["id"], requester] + [a for a in agent_ids if a != requester]
+    thread = _new_thread(store, chat, members, active, group_ids, (raw.get("thread") or {}).get("properties"))
+    chat.threads.append(thread)
+    store.add_chat(chat)
+    customer["chat_ids"].append(chat.id)
+    _refresh_customer(store, customer)
+    call.sandbox.webhooks.emit("incoming_chat", {"chat": chat_json(store, chat)})
+    event_ids = [_post_event(call, thread, ev)["id"] for ev in events]
+    out = {"chat_id": chat.id, "thread_id": thread.id}
+    if event_ids:
+        out["event_ids"] = event_ids
+    return out
+
+
+@method("agent", "resume_chat", scopes=CHATS_RW)
+def resume_chat(call: Call):
+    store, body = call.store, call.body
+    raw = body.get("chat")
+    if not isinstance(raw, dict):
+        raise validation("chat: is required and must be an object with id")
+    chat = _chat(store, _required_str(raw, "id", "chat."))
+    if chat.last_thread.active:
+        raise validation("Chat is already active")
+    active = _bool(body, "active", True)
+    requester = call.principal.agent_id
+    events = _thread_events(call, raw.get("thread"), requester)
+    group_ids = _group_ids(raw.get("access"), chat.group_ids)
+    chat.group_ids = group_ids
+    thread = _new_thread(store, chat, [chat.customer_id, requester], active, group_ids,
+                         (raw.get("thread") or {}).get("properties"))
+    store.add_thread(chat, thread)
+    customer = store.customers.get(chat.customer_id)
+    if customer:
+        _refresh_customer(store, customer)
+    call.sandbox.webhooks.emit("incoming_chat", {"chat": chat_json(store, chat)})
+    event_ids = [_post_event(call, thread, ev)["id"] for ev in events]
+    out = {"thread_id": thread.id}
+    if event_ids:
+        out["event_ids"] = event_ids
+    return out
+
+
+@method("agent", "deactivate_chat", scopes=CHATS_RW)
+def deactivate_chat(call: Call):
+    chat = _chat(call.store, _required_str(call.body, "id"))
+    thread = chat.last_thread
+    if not thread.active:
+        raise LiveChatError("chat_inactive", "Chat is already inactive")
+    name = call.store.agents[call.principal.agent_id]["name"]
+    call.store.append_event(thread, {"id": None, "created_at": clock.fmt(clock.now_us()), "visibility": "all",
+                                     "type": "system_message", "system_message_type": "manual_archived_agent",
+                                     "text": f"{name} archived the chat", "text_vars": {"agent": name}})
+    thread.active = False
+    call.sandbox.webhooks.emit("chat_deactivated", {"chat_id": chat.id, "thread_id": thread.id,
+                                                    "user_id": call.principal.agent_id})
+    return {}
+
+
+@method("agent", "transfer_chat", scopes=CHATS_RW)
+def transfer_chat(call: Call):
+    store = call.store
+    chat = _chat(store, _required_str(call.body, "id"))
+    target = call.body.get("target")
+    if target is not None:
+        if not isinstance(target, dict) or target.get("type") not in ("agent", "group"):
+            raise validation("target.type: must be agent or group")
+        ids = target.get("ids")
+        if not isinstance(ids, list) or not ids:
+            raise validation("target.ids: must be a non-empty array")
+    thread = chat.last_thread
+    if not thread.active:
+        raise LiveChatError("chat_inactive", "Chat is inactive; only active chats can be transferred")
+    transferred_to = {}
+    if target and target["type"] == "agent":
+        for a in target["ids"]:
+            if a not in store.agents:
+                raise not_found(f"Agent {a} not found")
+        thread.user_ids = [u for u in thread.user_ids if u not in store.agents] + list(target["ids"])
+        transferred_to = {"agent_ids": list(target["ids"])}
+    elif target:
+        known = {g["id"] for g in store.groups}
+        for g in target["ids"]:
+            if g not in known:
+                raise not_found(f"Group {g} not found")
+        chat.group_ids = thread.group_ids = list(target["ids"])
+        transferred_to = {"group_ids": list(target["ids"])}
+    store.touch()
+    call.sandbox.webhooks.emit("chat_transferred", {"chat_id": chat.id, "thread_id": thread.id,
+                                                    "requester_id": call.principal.agent_id,
+                                                    "transferred_to": transferred_to})
+    return {}
+
+
+# --- events and files -----------------------------------------------------------------------
+@method("agent", "send_event", scopes=CHATS_RW)
+def send_event(call: Call):
+    store = call.store
+    chat = _chat(store, _required_str(call.body, "chat_id"))
+    ev = build_event(store, call.body.get("event"), call.principal.agent_id)
+    thread = chat.last_thread
+    if not thread.active and not call.body.get("attach_to_last_thread"):
+        raise LiveChatError("chat_inactive", "Chat is inactive; resume it first or set attach_to_last_thread")
+    if call.principal.agent_id not in thread.user_ids:
+        thread.user_ids.append(call.principal.agent_id)
+    return {"event_id": _post_event(call, thread, ev)["id"]}
+
+
+@method("agent", "upload_file", scopes=CHATS_RW)
+def upload_file(call: Call):
+    upload = call.files.get("file") if call.files else None
+    if upload is None:
+        raise validation("file: a multipart/form-data field named file is required")
+    data = upload.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise LiveChatError("entity_too_large", "Upload is larger than 10 MB")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", upload.filename or "file") or "file"
+    path = f"{call.store.license_id}/{uuid.uuid4().hex}/{name}"
+    call.store.files[path] = (upload.mimetype or "application/octet-stream", data)
+    return {"url": call.store.cdn_base + path}
+
+
+# --- tags -----------------------------------------------------------------------------------
+def _tag_target(call: Call):
+    store = call.store
+    chat = _chat(store, _required_str(call.body, "chat_id"))
+    thread = _thread(store, chat, _required_str(call.body, "thread_id"))
+    tag = _required_str(call.body, "tag")
+    if tag not in store.tags:
+        raise validation(f"Tag {tag} does not exist; create it with the Configuration API first")
+    return chat, thread, tag
+
+
+@method("agent", "tag_thread", scopes=CHATS_RW)
+def tag_thread(call: Call):
+    chat, thread, tag = _tag_target(call)
+    if tag not in thread.tags:
+        thread.tags.append(tag)
+        call.store.touch()
+        call.sandbox.webhooks.emit("thread_tagged", {"chat_id": chat.id, "thread_id": thread.id, "tag": tag})
+    return {}
+
+
+@method("agent", "untag_thread", scopes=CHATS_RW)
+def untag_thread(call: Call):
+    chat, thread, tag = _tag_target(call)
+    if tag in thread.tags:
+        thread.tags.remove(tag)
+        call.store.touch()
+        call.sandbox.webhooks.emit("thread_untagged", {"chat_id": chat.id, "thread_id": thread.id, "tag": tag})
+    return {}
+
+
+# --- customers ------------------------------------------------------------------------------
+CUSTOMER_SORTS = {
+    "created_at": lambda c: (c["_created_us"], c["id"]),
+    "threads_count": lambda c: (c["statistics"]["threads_count"], c["_created_us"], c["id"]),
+    "visits_count": lambda c: (c["statistics"]["visits_count"], c["_created_us"], c["id"]),
+    "agent_last_event": lambda c: (c.get("agent_last_event_created_at", ""), c["_created_us"], c["id"]),
+    "customer_last_event": lambda c: (c.get("customer_last_event_created_at", ""), c["_created_us"], c["id"]),
+}
+
+
+def _customer_predicate(filters: dict):
+    checks = []
+    for name, spec in filters.items():
+        if name == "_":
+            continue
+        if name in ("email", "name", "customer_id", "country"):
+            if not isinstance(spec, dict) or not spec or set(spec) - {"values", "exclude_values"}:
+                raise validation(f"filters.{name}: must be an object with values or exclude_values")
+            for kind, values in spec.items():
+                if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                    raise validation(f"filters.{name}.{kind}: must be an array of strings")
+            want = {v.lower() for v in spec.get("values", [])}
+            drop = {v.lower() for v in spec.get("exclude_values", [])}
+            getter = {
+                "email": lambda c: c.get("email"), "name": lambda c: c.get("name"), "customer_id": lambda c: c["id"],
+                "country": lambda c: c.get("last_visit", {}).get("geolocation", {}).get("country_code"),
+            }[name]
+            checks.append(lambda c, g=getter, w=want, d=drop: ((g(c) or "").lower() in w if w else True)
+                          and (g(c) or "").lower() not in d)
+        elif name in ("created_at", "agent_last_event_created_at", "customer_last_event_created_at"):
+            p = range_filter(spec, name, parse=clock.parse)
+            if name == "created_at":
+                checks.append(lambda c, p=p: p(c["_created_us"]))
+            else:
+                checks.append(lambda c, p=p, n=name: bool(c.get(n)) and p(clock.parse(c[n], n)))
+        elif name in ("chats_count", "threads_count", "visits_count"):
+            p = range_filter(spec, name)
+            checks.append(lambda c, p=p, n=name: p(c["statistics"][n]))
+        else:
+            raise validation(f"filters: unknown filter {name}")
+    return lambda c: all(check(c) for check in checks)
+
+
+@method("agent", "list_customers", scopes=("customers:ro",), versions=("3.5",))
+def list_customers(call: Call):
+    store = call.store
+    q = parse_query(call.body, "list_customers", default_limit=10)
+    sort_by = q.filters.get("_", {}).get("sort_by", "created_at")
+    if sort_by not in CUSTOMER_SORTS:
+        raise validation(f"sort_by: must be one of {', '.join(CUSTOMER_SORTS)}")
+    pred = _customer_predicate(q.filters)
+    key = CUSTOMER_SORTS[sort_by]
+    items = store.customers_sorted if sort_by == "created_at" else store.cached_count(
+        ("customers_by", sort_by), lambda: sorted(store.customers.values(), key=key))
+    found, next_id, prev_id = page(items, key, pred, q, "list_customers")
+    total = store.cached_count(("list_customers", repr(sorted(q.filters.items()))),
+                               lambda: sum(1 for c in store.customers_sorted if pred(c)))
+    out = {"customers": [public_customer(c) for c in found], "total_customers": total}
+    if next_id:
+        out["next_page_id"] = next_id
+    if prev_id:
+        out["previous_page_id"] = prev_id
+    return out
+
+
+@method("agent", "get_customer", scopes=("customers:ro",))
+def get_customer(call: Call):
+    customer = call.store.customers.get(_required_str(call.body, "id"))
+    if customer is None:
+        raise not_found("Customer not found")
+    return public_customer(customer)
+
+
+def _customer_fields(body: dict) -> dict:
+    out = {}
+    for key in ("name", "email", "avatar"):
+        if body.get(key) is not None:
+            if not isinstance(body[key], str):
+                raise validation(f"{key}: must be a string")
+            out[key] = body[key]
+    if "email" in out and not EMAIL.match(out["email"]):
+        raise validation("email: is not a valid email address")
+    if body.get("session_fields") is not None:
+        fields = body["session_fields"]
+        if not isinstance(fields, list) or not all(
+                isinstance(f, dict) and len(f) == 1 and all(isinstance(v, str) for v in f.values()) for f in fields):
+            raise validation("session_fields: must be an array of single-key objects with string values")
+        out["session_fields"] = fields
+    return out
+
+
+@method("agent", "create_customer", scopes=("customers:rw",), versions=("3.5",))
+def create_customer(call: Call):
+    fields = _customer_fields(call.body)
+    now = clock.now_us()
+    customer = {"id": str(uuid.uuid4()), "type": "customer", "session_fields": [],
+                "statistics": {"chats_count": 0, "threads_count": 0, "visits_count": 0},
+                "created_at": clock.fmt(now), "chat_ids": [], "_created_us": now, **fields}
+    call.store.add_customer(customer)
+    call.sandbox.webhooks.emit("incoming_customer", {"customer": public_customer(customer)})
+    return {"customer_id": customer["id"]}
+
+
+@method("agent", "update_customer", scopes=("customers:rw",))
+def update_customer(call: Call):
+    customer = call.store.customers.get(_required_str(call.body, "id"))
+    if customer is None:
+        raise not_found("Customer not found")
+    fields = _customer_fields(call.body)
+    if not fields:
+        raise validation("Nothing to update: send at least one of name, email, avatar, session_fields")
+    customer.update(fields)
+    call.store.touch()
+    return {}
+
+
+# --- the customer side, for tests (not part of the Agent API) ---------------------------------
+def customer_writes(sandbox, body: dict) -> dict:
+    """A customer sends a message: into the active thread, or starting a new thread or chat."""
+    store = sandbox.store
+    text = body.get("text")
+    if not isinstance(text, str) or not text:
+        raise validation("text: is required")
+    with store.lock:
+        call = Call(sandbox, None, body, "3.5")
+        if body.get("chat_id"):
+            chat = _chat(store, body["chat_id"])
+        else:
+            customer = store.customers.get(body.get("customer_id"))
+            if customer is None:
+                raise not_found("Customer not found")
+            chat = Chat(id=make_id(_id_rng), customer_id=customer["id"], threads=[], group_ids=[0])
+        customer = store.customers[chat.customer_id]
+        agent = next(iter(store.agents))
+        if not chat.threads or not chat.last_thread.active:
+            thread = _new_thread(store, chat, [customer["id"], agent], True, chat.group_ids, None)
+            if chat.threads:
+                store.add_thread(chat, thread)
+            else:
+                chat.threads.append(thread)
+                store.add_chat(chat)
+                customer["chat_ids"].append(chat.id)
+            _refresh_customer(store, customer)
+            sandbox.webhooks.emit("incoming_chat", {"chat": chat_json(store, chat)})
+        ev = build_event(store, {"type": "message", "text": text}, customer["id"])
+        ev = _post_event(call, chat.last_thread, ev, author_type="customer")
+        return {"chat_id": chat.id, "thread_id": chat.last_thread.id, "event_id": ev["id"]}

@@ -1,0 +1,286 @@
+"""The sandbox's WSGI app: API dispatch, accounts host, CDN, and the loopback-only `/_sandbox/` admin."""
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from flask import Flask, Response, abort, jsonify, request
+from werkzeug.serving import make_server
+
+from . import accounts, agent_api, configuration_api  # noqa: F401  (registers methods)
+from .auth import ALL_SCOPES, Registry, new_token
+from .errors import LiveChatError, render
+from .knobs import Knobs, Stats, TokenBucket, pick_fault
+from .methods import REGISTRY, Call
+from .seed import seed_store, seeded_file_bytes
+from .state import Store
+from .webhooks import Dispatcher
+
+log = logging.getLogger("livechat-sandbox")
+LEGACY_HEADER = {"3.5": "2025-08-07"}
+
+
+@dataclass
+class SandboxOptions:
+    host: str = "127.0.0.1"
+    port: int = 8800
+    seed: int = 1
+    chats: int = 300
+    tls: bool = False
+    knobs: dict = field(default_factory=dict)
+
+
+class Sandbox:
+    """One LiveChat license with its agents' credentials, knobs and statistics."""
+
+    def __init__(self, options: SandboxOptions):
+        self.options = options
+        self.knobs = Knobs()
+        unknown = self.knobs.update(options.knobs)
+        if unknown:
+            raise ValueError(f"unknown sandbox settings: {', '.join(unknown)}")
+        self.stats = Stats()
+        self.bucket = TokenBucket()
+        self.rng = random.Random(options.seed ^ 0x5EED)
+        self.webhooks = Dispatcher(self)
+        self.base_url = ""
+        self.reset(options.seed, options.chats)
+
+    def reset(self, seed: int, chats: int) -> None:
+        rng = random.Random(seed)
+        self.store = Store(license_id=10_000_000 + rng.randrange(9_000_000),
+                           organization_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+        self.store.cdn_base = self.base_url + "/cdn/api/file/lc/att/" if self.base_url else ""
+        seed_store(self.store, seed, chats)
+        self.registry = Registry()
+        owner = next(iter(self.store.agents))
+        self.account_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        self.registry.accounts[self.account_id] = owner
+        for agent in list(self.store.agents)[1:]:
+            self.registry.accounts[str(uuid.UUID(int=rng.getrandbits(128), version=4))] = agent
+        self.pat = "dal:" + base64.urlsafe_b64encode(rng.randbytes(20)).decode().rstrip("=")
+        self.registry.pats[(self.account_id, self.pat)] = list(ALL_SCOPES)
+        self.clients = {}
+        for kind in ("pkce", "server"):
+            client_id = rng.randbytes(16).hex()
+            self.clients[kind] = client_id
+            self.registry.clients[client_id] = {
+                "secret": rng.randbytes(24).hex(), "rotating": kind == "pkce", "type": kind}
+        self.webhooks.reset()
+        self.stats.reset()
+
+    def set_base_url(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.store.cdn_base = base_url + "/cdn/api/file/lc/att/"
+
+    def credentials(self) -> dict:
+        pkce, server = (self.registry.clients[self.clients[k]] for k in ("pkce", "server"))
+        basic = base64.b64encode(f"{self.account_id}:{self.pat}".encode()).decode()
+        return {
+            "license_id": self.store.license_id, "organization_id": self.store.organization_id,
+            "account_id": self.account_id, "agent_id": self.registry.accounts[self.account_id],
+            "personal_access_token": self.pat, "basic_authorization": f"Basic {basic}",
+            "client_id": self.clients["pkce"], "client_secret": pkce["secret"],
+            "server_client_id": self.clients["server"], "server_client_secret": server["secret"],
+            "scopes": list(ALL_SCOPES), "api_url": self.base_url, "accounts_url": self.base_url,
+        }
+
+    def mint_pat(self, scopes: list[str], agent_id: str | None = None) -> dict:
+        account_id = next((a for a, e in self.registry.accounts.items() if e == agent_id), self.account_id)
+        token = new_token()
+        self.registry.pats[(account_id, token)] = list(scopes)
+        basic = base64.b64encode(f"{account_id}:{token}".encode()).decode()
+        return {"account_id": account_id, "personal_access_token": token, "basic_authorization": f"Basic {basic}"}
+
+
+def _loopback_only():
+    try:
+        if ipaddress.ip_address(request.remote_addr or "").is_loopback:
+            return
+    except ValueError:
+        pass
+    abort(403)
+
+
+def create_app(options: SandboxOptions | None = None) -> Flask:
+    options = options or SandboxOptions()
+    sandbox = Sandbox(options)
+    app = Flask("livechat_sandbox")
+    app.config["SANDBOX"] = sandbox
+    app.json.sort_keys = False
+
+    @app.errorhandler(LiveChatError)
+    def livechat_error(err: LiveChatError):
+        return render(err, sandbox.knobs.error_status)
+
+    @app.post("/v<version>/<api>/action/<name>")
+    def action(version: str, api: str, name: str):
+        if api not in ("agent", "configuration"):
+            abort(404)
+        m = REGISTRY.get((api, name))
+        sandbox.stats.bump("calls", name)
+        sandbox.stats.bump("calls_by_path", f"v{version}/{api}/{name}")
+        try:
+            return _dispatch(sandbox, m, version, name)
+        except LiveChatError as err:
+            sandbox.stats.bump("errors", err.type)
+            resp = render(err, sandbox.knobs.error_status)
+            if err.type == "too_many_requests":
+                resp.headers["Retry-After"] = "1"
+            return resp
+
+    accounts.register_routes(app, sandbox)
+
+    @app.get("/cdn/api/file/lc/att/<path:path>")
+    def cdn(path: str):
+        with sandbox.store.lock:
+            stored = sandbox.store.files.get(path)
+            if stored is None:
+                stored = _seeded_file(sandbox.store, path)
+        if stored is None:
+            abort(404)
+        content_type, data = stored
+        return Response(data, content_type=content_type)
+
+    @app.get("/_sandbox/credentials")
+    def sandbox_credentials():
+        _loopback_only()
+        return jsonify(sandbox.credentials())
+
+    @app.get("/_sandbox/stats")
+    def sandbox_stats():
+        _loopback_only()
+        return jsonify(sandbox.stats.to_dict())
+
+    @app.post("/_sandbox/stats/reset")
+    def sandbox_stats_reset():
+        _loopback_only()
+        sandbox.stats.reset()
+        return jsonify(sandbox.stats.to_dict())
+
+    @app.route("/_sandbox/config", methods=["GET", "POST", "PATCH"])
+    def sandbox_config():
+        _loopback_only()
+        if request.method != "GET":
+            changes = request.get_json(silent=True)
+            if not isinstance(changes, dict):
+                return jsonify({"error": "send a JSON object of settings"}), 400
+            unknown = sandbox.knobs.update(changes)
+            if unknown:
+                return jsonify({"error": f"unknown settings: {', '.join(unknown)}"}), 400
+        return jsonify(sandbox.knobs.to_dict())
+
+    @app.post("/_sandbox/reset")
+    def sandbox_reset():
+        _loopback_only()
+        body = request.get_json(silent=True) or {}
+        with sandbox.store.lock:
+            sandbox.reset(int(body.get("seed", options.seed)), int(body.get("chats", options.chats)))
+            sandbox.set_base_url(sandbox.base_url)
+        return jsonify(sandbox.credentials())
+
+    @app.post("/_sandbox/personal-access-tokens")
+    def sandbox_pat():
+        _loopback_only()
+        body = request.get_json(silent=True) or {}
+        scopes = body.get("scopes", list(ALL_SCOPES))
+        return jsonify(sandbox.mint_pat(scopes, body.get("agent_id")))
+
+    @app.post("/_sandbox/customer-messages")
+    def sandbox_customer_message():
+        """Simulate the customer side: a customer writes into a chat (starting or resuming it)."""
+        _loopback_only()
+        body = request.get_json(silent=True) or {}
+        try:
+            return jsonify(agent_api.customer_writes(sandbox, body))
+        except LiveChatError as err:
+            return render(err, "http")
+
+    return app
+
+
+def _dispatch(sandbox: Sandbox, m, version: str, name: str):
+    if version not in ("3.5", "3.6") and m is not None:
+        raise LiveChatError("unsupported_version", f"API version {version} is not supported; use 3.5 or 3.6")
+    if m is None or version not in m.versions:
+        raise LiveChatError("not_found", f"Method {name} does not exist in version {version}")
+    with sandbox.store.lock:
+        principal = sandbox.registry.principal(request.headers.get("Authorization"), time.time())
+    from .auth import require
+
+    require(principal, m.scopes, name)
+    knobs = sandbox.knobs
+    if not sandbox.bucket.take(knobs.rate_limit, knobs.rate_burst):
+        sandbox.stats.bump("rate_limited")
+        raise LiveChatError("too_many_requests", "Requests limit exceeded for this license; try again later")
+    if knobs.latency_ms:
+        time.sleep(knobs.latency_ms / 1000)
+    fault = pick_fault(knobs, sandbox.rng)
+    if fault:
+        sandbox.stats.bump("faults", fault)
+        if fault == "timeout":
+            time.sleep(knobs.timeout_seconds)
+            raise LiveChatError("request_timeout", "Request timed out")
+        if fault == "error_200":
+            body = LiveChatError("internal", "Internal server error").body()
+            return Response(json.dumps(body), status=200, content_type="application/json")
+        raise LiveChatError("internal", "Internal server error")
+    if m.name == "upload_file":
+        body, files = {}, request.files
+    else:
+        body = request.get_json(silent=True)
+        if body is None:
+            body = {} if not request.data else None
+        if not isinstance(body, dict):
+            raise LiveChatError("validation", "Request body must be a JSON object")
+        files = None
+    with sandbox.store.lock:
+        result = m.handler(Call(sandbox, principal, body, version, files))
+    resp = jsonify(result)
+    if version in LEGACY_HEADER:
+        resp.headers["Legacy"] = LEGACY_HEADER[version]
+    return resp
+
+
+def _seeded_file(store: Store, path: str):
+    """Content of a seeded file event's URL, rebuilt from the event it belongs to."""
+    parts = path.split("/")
+    if len(parts) != 3 or "_" not in parts[1]:
+        return None
+    thread_id = parts[1].rsplit("_", 1)[0]
+    thread = store.threads.get(thread_id)
+    if thread is None:
+        return None
+    for ev in store.events(thread):
+        if ev["id"] == parts[1] and ev["type"] == "file":
+            return ev["content_type"], seeded_file_bytes(path, ev["size"])
+    return None
+
+
+def serve(options: SandboxOptions, ready=None) -> None:
+    """Run the sandbox until interrupted. `ready(base_url)` is called once it listens."""
+    app = create_app(options)
+    sandbox: Sandbox = app.config["SANDBOX"]
+    ssl_context = None
+    if options.tls:
+        from .tls import self_signed_context
+
+        ssl_context = self_signed_context(options.host)
+    server = make_server(options.host, options.port, app, threaded=True, ssl_context=ssl_context)
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    base = f"{'https' if options.tls else 'http'}://{host}:{server.server_port}"
+    sandbox.set_base_url(base)
+    sandbox.webhooks.start()
+    if ready:
+        ready(base)
+    try:
+        server.serve_forever()
+    finally:
+        sandbox.webhooks.stop()
+        server.server_close()

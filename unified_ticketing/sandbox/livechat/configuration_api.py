@@ -1,0 +1,125 @@
+"""Configuration API methods: agents, groups, tags, webhooks."""
+from __future__ import annotations
+
+import secrets
+
+from . import clock
+from .errors import not_found, validation
+from .methods import Call, method
+from .webhooks import ACTIONS
+
+
+@method("configuration", "list_agents", scopes=("agents--all:ro",))
+def list_agents(call: Call):
+    fields = call.body.get("fields") or []
+    if not isinstance(fields, list):
+        raise validation("fields: must be an array")
+    base = ("id", "name", "avatar_path", "job_title", "login_status", "role", "max_chats_count")
+    keep = set(base) | set(fields)
+    return [{k: v for k, v in a.items() if k in keep} for a in call.store.agents.values()]
+
+
+@method("configuration", "get_agent", scopes=("agents--all:ro",))
+def get_agent(call: Call):
+    agent = call.store.agents.get(call.body.get("id"))
+    if agent is None:
+        raise not_found("Agent not found")
+    return dict(agent)
+
+
+@method("configuration", "list_groups", scopes=("groups--all:ro",))
+def list_groups(call: Call):
+    return [dict(g) for g in call.store.groups]
+
+
+@method("configuration", "list_tags", scopes=("tags--all:ro",))
+def list_tags(call: Call):
+    gids = (call.body.get("filters") or {}).get("group_ids")
+    if gids is not None and (not isinstance(gids, list) or not all(isinstance(g, int) for g in gids)):
+        raise validation("filters.group_ids: must be an array of integers")
+    tags = call.store.tags.values()
+    return [dict(t) for t in tags if gids is None or set(gids).intersection(t["group_ids"])]
+
+
+@method("configuration", "create_tag", scopes=("tags--all:rw",))
+def create_tag(call: Call):
+    name, gids = call.body.get("name"), call.body.get("group_ids")
+    if not isinstance(name, str) or not name.strip():
+        raise validation("name: is required and must be a non-empty string")
+    if not isinstance(gids, list) or not gids or not all(isinstance(g, int) for g in gids):
+        raise validation("group_ids: is required and must be a non-empty array of integers")
+    if name in call.store.tags:
+        raise validation(f"Tag {name} already exists")
+    known = {g["id"] for g in call.store.groups}
+    missing = [g for g in gids if g not in known]
+    if missing:
+        raise not_found(f"Group {missing[0]} not found")
+    call.store.tags[name] = {"name": name, "group_ids": gids, "author_id": call.principal.agent_id,
+                             "created_at": clock.fmt(clock.now_us())}
+    call.store.touch()
+    return {}
+
+
+def _owner(call: Call) -> str:
+    owner = call.body.get("owner_client_id") or call.principal.client_id
+    if not owner:
+        raise validation("owner_client_id: is required when calling with a personal access token")
+    if owner not in call.sandbox.registry.clients:
+        raise validation("owner_client_id: unknown client id")
+    return owner
+
+
+@method("configuration", "register_webhook", scopes=("webhooks--all:rw", "webhooks.configuration:rw"))
+def register_webhook(call: Call):
+    body = call.body
+    action, url, secret = body.get("action"), body.get("url"), body.get("secret_key")
+    if action not in ACTIONS:
+        raise validation(f"action: must be one of {', '.join(ACTIONS)}")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise validation("url: must be an http(s) URL")
+    if not isinstance(secret, str) or not secret:
+        raise validation("secret_key: is required")
+    if body.get("type", "license") not in ("license", "bot"):
+        raise validation("type: must be license or bot")
+    owner = _owner(call)
+    hook = {"id": secrets.token_hex(16), "action": action, "url": url, "secret_key": secret,
+            "owner_client_id": owner, "type": body.get("type", "license"),
+            "filters": body.get("filters") or {}, "additional_data": body.get("additional_data") or [],
+            "description": body.get("description", "")}
+    call.sandbox.webhooks.webhooks[hook["id"]] = hook
+    return {"id": hook["id"]}
+
+
+@method("configuration", "list_webhooks", scopes=("webhooks--all:ro", "webhooks.configuration:rw"))
+def list_webhooks(call: Call):
+    owner = _owner(call)
+    return [dict(h) for h in call.sandbox.webhooks.webhooks.values() if h["owner_client_id"] == owner]
+
+
+@method("configuration", "unregister_webhook", scopes=("webhooks--all:rw", "webhooks.configuration:rw"))
+def unregister_webhook(call: Call):
+    owner = _owner(call)
+    hook = call.sandbox.webhooks.webhooks.get(call.body.get("id"))
+    if hook is None or hook["owner_client_id"] != owner:
+        raise not_found("Webhook not found")
+    del call.sandbox.webhooks.webhooks[hook["id"]]
+    return {}
+
+
+@method("configuration", "enable_license_webhooks", scopes=("webhooks--all:rw", "webhooks.configuration:rw"))
+def enable_license_webhooks(call: Call):
+    call.sandbox.webhooks.enabled.add(_owner(call))
+    return {}
+
+
+@method("configuration", "disable_license_webhooks", scopes=("webhooks--all:rw", "webhooks.configuration:rw"))
+def disable_license_webhooks(call: Call):
+    call.sandbox.webhooks.enabled.discard(_owner(call))
+    return {}
+
+
+@method("configuration", "get_license_webhooks_state", scopes=("webhooks--all:ro", "webhooks.configuration:rw"))
+def get_license_webhooks_state(call: Call):
+    return {"license_webhooks_enabled": _owner(call) in call.sandbox.webhooks.enabled}
+
+

@@ -1,0 +1,181 @@
+"""The sandbox's in-memory license: agents, groups, tags, customers, chats, threads, files.
+
+Built to stay fast at 100 000 chats: threads keep a compact plan of their seeded events and
+expand it on read (see `seed.expand_events`); only threads that receive new events hold a list.
+Threads and chats are kept sorted by `(created_at, id)` so list calls page by bisection.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import dataclass, field
+
+from . import clock
+
+
+@dataclass(slots=True)
+class Thread:
+    id: str
+    chat_id: str
+    created_at: int
+    active: bool
+    user_ids: list[str]
+    tags: list[str]
+    group_ids: list[int]
+    seed: int = 0
+    plan: tuple = ()
+    events: list | None = None
+    properties: dict = field(default_factory=dict)
+    previous_thread_id: str | None = None
+    next_thread_id: str | None = None
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.created_at, self.id)
+
+
+@dataclass(slots=True)
+class Chat:
+    id: str
+    customer_id: str
+    threads: list[Thread]
+    group_ids: list[int]
+    properties: dict = field(default_factory=dict)
+    is_followed: bool = False
+
+    @property
+    def last_thread(self) -> Thread:
+        return self.threads[-1]
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.threads[-1].created_at, self.id)
+
+
+def _thread_key(t: Thread) -> tuple:
+    return (t.created_at, t.id)
+
+
+def _chat_key(c: Chat) -> tuple:
+    return (c.threads[-1].created_at, c.id)
+
+
+def _customer_key(c: dict) -> tuple:
+    return (c["_created_us"], c["id"])
+
+
+class Store:
+    """Everything one LiveChat license holds. Callers hold `lock` around reads and writes."""
+
+    def __init__(self, license_id: int, organization_id: str):
+        self.lock = threading.RLock()
+        self.license_id = license_id
+        self.organization_id = organization_id
+        self.agents: dict[str, dict] = {}
+        self.groups: list[dict] = []
+        self.tags: dict[str, dict] = {}
+        self.customers: dict[str, dict] = {}
+        self.customers_sorted: list[dict] = []
+        self.chats: dict[str, Chat] = {}
+        self.chats_sorted: list[Chat] = []
+        self.threads: dict[str, Thread] = {}
+        self.threads_sorted: list[Thread] = []
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self.version = 0  # bumped on every write; keys cached counts
+        self._count_cache: dict = {}
+        self.cdn_base = ""
+
+    # --- writes -----------------------------------------------------------------------------
+    def touch(self) -> None:
+        self.version += 1
+        self._count_cache.clear()
+
+    def add_customer(self, customer: dict) -> None:
+        self.customers[customer["id"]] = customer
+        bisect.insort(self.customers_sorted, customer, key=_customer_key)
+        self.touch()
+
+    def add_chat(self, chat: Chat) -> None:
+        self.chats[chat.id] = chat
+        for t in chat.threads:
+            self.threads[t.id] = t
+            bisect.insort(self.threads_sorted, t, key=_thread_key)
+        bisect.insort(self.chats_sorted, chat, key=_chat_key)
+        self.touch()
+
+    def add_thread(self, chat: Chat, thread: Thread) -> None:
+        """Append a new (latest) thread to a chat and re-sort the chat."""
+        i = bisect.bisect_left(self.chats_sorted, _chat_key(chat), key=_chat_key)
+        assert self.chats_sorted[i] is chat
+        del self.chats_sorted[i]
+        prev = chat.threads[-1]
+        prev.next_thread_id = thread.id
+        thread.previous_thread_id = prev.id
+        chat.threads.append(thread)
+        self.threads[thread.id] = thread
+        bisect.insort(self.threads_sorted, thread, key=_thread_key)
+        bisect.insort(self.chats_sorted, chat, key=_chat_key)
+        self.touch()
+
+    def append_event(self, thread: Thread, event: dict) -> dict:
+        from .seed import expand_events
+
+        if thread.events is None:
+            thread.events = expand_events(self, thread)
+        event["id"] = f"{thread.id}_{len(thread.events) + 1}"
+        thread.events.append(event)
+        self.touch()
+        return event
+
+    # --- reads ------------------------------------------------------------------------------
+    def events(self, thread: Thread) -> list[dict]:
+        from .seed import expand_events
+
+        return thread.events if thread.events is not None else expand_events(self, thread)
+
+    def thread_json(self, thread: Thread) -> dict:
+        out = {
+            "id": thread.id,
+            "active": thread.active,
+            "user_ids": list(thread.user_ids),
+            "events": self.events(thread),
+            "properties": thread.properties,
+            "access": {"group_ids": list(thread.group_ids)},
+            "tags": list(thread.tags),
+            "created_at": clock.fmt(thread.created_at),
+        }
+        if thread.previous_thread_id:
+            out["previous_thread_id"] = thread.previous_thread_id
+        if thread.next_thread_id:
+            out["next_thread_id"] = thread.next_thread_id
+        return out
+
+    def chat_users(self, chat: Chat) -> list[dict]:
+        customer = self.customers.get(chat.customer_id)
+        users = []
+        if customer:
+            user = public_customer(customer)
+            user.update({"present": chat.last_thread.active, "events_seen_up_to": clock.fmt(chat.sort_key[0])})
+            users.append(user)
+        agent_ids = []
+        for t in chat.threads:
+            agent_ids += [u for u in t.user_ids if u in self.agents and u not in agent_ids]
+        for agent_id in agent_ids:
+            a = self.agents[agent_id]
+            users.append({
+                "id": a["id"], "type": "agent", "name": a["name"], "email": a["id"],
+                "present": chat.last_thread.active and agent_id in chat.last_thread.user_ids,
+                "events_seen_up_to": clock.fmt(chat.sort_key[0]), "avatar": a["avatar_path"],
+                "visibility": "all",
+            })
+        return users
+
+    def cached_count(self, key, compute):
+        if key not in self._count_cache:
+            self._count_cache[key] = compute()
+        return self._count_cache[key]
+
+
+def public_customer(customer: dict) -> dict:
+    """The customer as LiveChat returns it: without the sandbox's private sort key."""
+    return {k: v for k, v in customer.items() if not k.startswith("_")}

@@ -1,0 +1,1 @@
+"""Everything the service keeps in Redis; the only code that builds Redis keys."""
