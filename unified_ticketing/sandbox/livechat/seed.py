@@ -156,7 +156,8 @@ def _add_seeded_chat(store: Store, rng: random.Random, customer: dict, first_us:
     n_threads = rng.choice([1, 1, 2, 2, 3, 4])
     gaps = [rng.randrange(3600, 40 * 86_400) * 1_000_000 + rng.randrange(1_000_000) for _ in range(n_threads - 1)]
     # Every thread (and its events, minutes long) ends before the timeline does.
-    t_us = min(first_us, TIMELINE_END_US - sum(gaps) - 3_600_000_000)
+    latest = TIMELINE_END_US - sum(gaps) - 3_600_000_000
+    t_us = first_us if first_us <= latest else latest - rng.randrange(30 * 86_400_000_000)
     threads = []
     for i in range(n_threads):
         agent = rng.choice(agent_ids[1:]) if rng.random() < 0.9 else agent_ids[0]
