@@ -46,27 +46,85 @@ def cmd_sandbox(args) -> int:
     return 0
 
 
+def _run_service(app, host: str, port: int, ready=None) -> None:
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, app, threaded=True)
+    if ready:
+        ready(f"http://{host}:{server.server_port}")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def cmd_serve(args) -> int:
+    from .app import create_app
+
+    app = create_app()
+    print(f"unified-ticketing on http://{args.host}:{args.port}  (docs: /docs)", flush=True)
+    _run_service(app, args.host, args.port)
+    return 0
+
+
+def cmd_api_keys(args) -> int:
+    import redis
+
+    from .state.redis_server import redis_url
+    from .state.tenants import create_api_key
+
+    url, embedded = redis_url()
+    if embedded:
+        print("warning: REDIS_URL is not set; the key goes to a throw-away embedded Redis", file=sys.stderr)
+    print(create_api_key(redis.Redis.from_url(url, decode_responses=True), args.tenant))
+    return 0
+
+
 def cmd_dev(args) -> int:
-    """Everything on embedded defaults: Redis (embedded Valkey unless REDIS_URL) and the sandbox."""
+    """Everything on embedded defaults: Redis, the LiveChat sandbox, the service, a demo account."""
+    import threading
+
+    import requests
+
+    from .app import create_app
     from .sandbox.livechat import serve
     from .state.redis_server import redis_url
+    from .state.tenants import create_api_key
 
     url, embedded = redis_url()
     print(f"Redis: {url}{' (embedded Valkey)' if embedded else ''}", flush=True)
+    sandbox_ready = threading.Event()
+    sandbox_base = {}
 
-    def ready(base: str) -> None:
-        import requests
+    def on_sandbox(base: str) -> None:
+        sandbox_base["url"] = base
+        sandbox_ready.set()
 
-        creds = requests.get(f"{base}/_sandbox/credentials", timeout=5).json()
-        print(f"LiveChat sandbox: {base} ({args.chats} chats)", flush=True)
-        print("Try it:", flush=True)
-        print(f"  curl -s -X POST {base}/v3.5/agent/action/list_archives -H "
-              f"'Authorization: {creds['basic_authorization']}' -H 'Content-Type: application/json' "
-              "-d '{\"limit\": 2}'", flush=True)
+    threading.Thread(target=serve, args=(_sandbox_options(args),), kwargs={"ready": on_sandbox},
+                     daemon=True).start()
+    sandbox_ready.wait(120)
+    base = sandbox_base["url"]
+    print(f"LiveChat sandbox: {base} ({args.chats} chats)", flush=True)
+    app = create_app({"REDIS_URL": url, "UPSTREAM_URLS": {"LIVECHAT_API_URL": base, "LIVECHAT_ACCOUNTS_URL": base},
+                      "UPSTREAM_VERIFY_TLS": False})
+    svc = app.extensions["unified"]
+    api_key = create_api_key(svc.redis, "demo")
+    creds = requests.get(f"{base}/_sandbox/credentials", timeout=10, verify=False).json()
+
+    def on_service(service: str) -> None:
+        account = requests.post(f"{service}/integrated-accounts", headers={"Authorization": f"Bearer {api_key}"},
+                                json={"integration": "livechat", "credentials": {
+                                    "type": "personal_access_token", "account_id": creds["account_id"],
+                                    "token": creds["personal_access_token"]}}, timeout=30).json()
+        print(f"unified-ticketing: {service}  (API docs: {service}/docs)", flush=True)
+        print("Demo tenant 'demo' with an integrated account on the sandbox. Try:", flush=True)
+        print(f"  curl -s '{service}/unified/ticketing/tickets?integrated_account_id={account['id']}&limit=2' "
+              f"-H 'Authorization: Bearer {api_key}'", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
 
     try:
-        serve(_sandbox_options(args), ready=ready)
+        _run_service(app, args.service_host, args.service_port,
+                     ready=lambda s: threading.Thread(target=on_service, args=(s,), daemon=True).start())
     finally:
         if embedded:
             embedded.stop()
@@ -80,10 +138,20 @@ def main(argv=None) -> int:
     dev = sub.add_parser("dev", help="run everything on embedded defaults (what `make run` does)")
     for action in sub.choices["sandbox"]._actions[1:]:
         dev._add_action(action)
+    dev.add_argument("--service-host", default="127.0.0.1")
+    dev.add_argument("--service-port", type=int, default=8000)
+    serve_p = sub.add_parser("serve", help="run the unified API service")
+    serve_p.add_argument("--host", default="127.0.0.1")
+    serve_p.add_argument("--port", type=int, default=8000)
+    keys = sub.add_parser("api-keys", help="manage tenants' API keys (in REDIS_URL)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_create = keys_sub.add_parser("create", help="create an API key for a tenant and print it once")
+    keys_create.add_argument("--tenant", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    return {"sandbox": cmd_sandbox, "dev": cmd_dev}[args.command](args)
+    commands = {"sandbox": cmd_sandbox, "dev": cmd_dev, "serve": cmd_serve, "api-keys": cmd_api_keys}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

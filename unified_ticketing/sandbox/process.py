@@ -36,10 +36,9 @@ def start_sandbox(*args: str, timeout: float = 120.0) -> SandboxProcess:
     fd, ready = tempfile.mkstemp(prefix="sandbox-ready-")
     os.close(fd)
     os.unlink(ready)
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, "-m", "unified_ticketing.cli", "sandbox", "--port", "0",
-                             "--ready-file", ready, *args], stdout=subprocess.DEVNULL, stderr=log)
-    log.close()  # the child keeps its own descriptor
+    with tempfile.TemporaryFile() as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "unified_ticketing.cli", "sandbox", "--port", "0",
+                                 "--ready-file", ready, *args], stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + timeout
     while not _read(ready):
         if proc.poll() is not None:

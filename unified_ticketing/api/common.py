@@ -1,0 +1,45 @@
+"""What every route needs: the caller's tenant, the app's services, validated JSON bodies."""
+from __future__ import annotations
+
+import secrets
+
+from flask import current_app, g, request
+from marshmallow import Schema, ValidationError
+
+from ..errors import ApiError, bad_request
+from ..schemas.requests import first_error
+
+
+def services():
+    return current_app.extensions["unified"]
+
+
+def require_tenant() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError(401, "unauthorized", "Send your API key as 'Authorization: Bearer <api_key>'")
+    tenant = services().tenant_for(key.strip())
+    if tenant is None:
+        raise ApiError(401, "unauthorized", "The API key is not valid; create one with "
+                                            "'unified-ticketing api-keys create --tenant NAME'")
+    g.tenant = tenant
+    return tenant
+
+
+def require_admin() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), current_app.config["ADMIN_TOKEN"]):
+        raise ApiError(401, "unauthorized", "Admin routes need 'Authorization: Bearer <UNIFIED_ADMIN_TOKEN>'")
+
+
+def load_body(schema: Schema) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("Send a JSON object body with 'Content-Type: application/json'", "body")
+    try:
+        return schema.load(body)
+    except ValidationError as exc:
+        param, message = first_error(exc.messages)
+        raise bad_request(f"{param}: {message}", param) from None

@@ -1,0 +1,67 @@
+"""Integrated accounts: a tenant's connections to helpdesk accounts. Another tenant's account is a 404."""
+from flask import Blueprint
+
+from ..errors import ApiError, bad_request, not_found
+from ..schemas.requests import IntegratedAccountCreate
+from ..state import accounts
+from .common import load_body, require_tenant, services
+
+bp = Blueprint("integrated_accounts", __name__)
+
+
+@bp.post("/integrated-accounts")
+def create():
+    tenant = require_tenant()
+    body = load_body(IntegratedAccountCreate())
+    svc = services()
+    engine = svc.engines.get(body["integration"])
+    if engine is None:
+        raise bad_request(f"integration: unknown integration '{body['integration']}'; available: "
+                          f"{', '.join(sorted(svc.engines))}", "integration")
+    integration = engine.integration
+    version = body.get("api_version", integration.default_version)
+    if version not in integration.versions:
+        raise bad_request(f"api_version: {integration.title} supports {', '.join(integration.versions)}",
+                          "api_version")
+    creds = dict(body["credentials"])
+    if "expires_at" in creds:
+        creds["expires_at"] = creds["expires_at"].isoformat()
+    auth_type = creds.pop("type")
+    verify = integration.verify
+    try:
+        engine.upstream.call(version, auth_type, creds, verify.api, verify.action, verify.body(None))
+    except ApiError as err:
+        if err.status in (401, 403):
+            raise ApiError(422, "invalid_credentials", f"{integration.title} did not accept these credentials: "
+                           f"{err.remote.get('message') if err.remote else err.message}", param="credentials",
+                           remote=err.remote) from None
+        raise
+    record = accounts.create(svc.redis, svc.fernet, tenant, integration.name, version,
+                             {"type": auth_type, **creds}, info={})
+    return record, 201
+
+
+@bp.get("/integrated-accounts")
+def index():
+    tenant = require_tenant()
+    items = accounts.list_for(services().redis, tenant)
+    return {"result": items, "next_cursor": None, "prev_cursor": None, "result_count": len(items)}
+
+
+def owned_account(account_id: str, tenant: str) -> dict:
+    record = accounts.get(services().redis, account_id)
+    if record is None or record["tenant"] != tenant:
+        raise not_found(f"No integrated account '{account_id}'")
+    return record
+
+
+@bp.get("/integrated-accounts/<account_id>")
+def show(account_id: str):
+    return accounts.public(owned_account(account_id, require_tenant()))
+
+
+@bp.delete("/integrated-accounts/<account_id>")
+def delete(account_id: str):
+    record = owned_account(account_id, require_tenant())
+    accounts.delete(services().redis, record)
+    return "", 204

@@ -1,0 +1,60 @@
+"""The Flask app factory: defaults, then the environment, then the caller's overrides."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import redis
+from flask import Flask
+
+from . import config as settings
+from . import errors
+from .engine.executor import Engine
+from .engine.loader import load_all
+from .engine.upstream import Upstream
+from .state import secrets, tenants
+from .state.traversals import Traversals
+
+
+@dataclass
+class Services:
+    """Everything a request needs, built once per app."""
+    redis: redis.Redis
+    fernet: object
+    traversals: Traversals
+    engines: dict[str, Engine] = field(default_factory=dict)
+    embedded_redis: object = None
+
+    def tenant_for(self, api_key: str) -> str | None:
+        return tenants.tenant_for(self.redis, api_key)
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.config.update(settings.from_env())
+    app.config.update(overrides or {})
+    settings.check(app.config)
+
+    embedded = None
+    url = app.config["REDIS_URL"]
+    if not url:
+        from .state.redis_server import EmbeddedRedis
+
+        embedded = EmbeddedRedis()
+        url = embedded.url
+    client = redis.Redis.from_url(url, decode_responses=True)
+    secret = app.config["SECRET_KEY"]
+    traversals = Traversals(client, secrets.signer(secret), app.config["CURSOR_TTL"])
+    svc = Services(redis=client, fernet=secrets.fernet(secret), traversals=traversals, embedded_redis=embedded)
+    for name, integration in load_all(app.config["MAPPINGS_DIR"]).items():
+        base = app.config["UPSTREAM_URLS"].get(integration.base_url_env)
+        upstream = Upstream(integration, base, app.config["UPSTREAM_TIMEOUT"], app.config["UPSTREAM_VERIFY_TLS"])
+        svc.engines[name] = Engine(integration, upstream, traversals)
+    app.extensions["unified"] = svc
+
+    errors.init_app(app)
+    from .api import admin, docs, integrated_accounts, unified
+
+    for bp in (admin.bp, integrated_accounts.bp, unified.bp, docs.bp):
+        app.register_blueprint(bp)
+    return app

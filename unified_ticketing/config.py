@@ -1,0 +1,33 @@
+"""Settings, read from the environment once in `create_app` (tests pass overrides)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEV_SECRET = "dev-only-unified-secret-key-change-me"
+DEV_ADMIN_TOKEN = "dev-only-admin-token"
+DEFAULT_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
+
+
+def from_env() -> dict:
+    env = os.environ
+    return {
+        "ENV": env.get("UNIFIED_ENV", "development"),
+        "REDIS_URL": env.get("REDIS_URL"),
+        "SECRET_KEY": env.get("UNIFIED_SECRET_KEY", DEV_SECRET),
+        "ADMIN_TOKEN": env.get("UNIFIED_ADMIN_TOKEN", DEV_ADMIN_TOKEN),
+        "MAPPINGS_DIR": env.get("UNIFIED_MAPPINGS_DIR", str(DEFAULT_MAPPINGS)),
+        "UPSTREAM_URLS": {k: v for k, v in env.items() if k.endswith(("_API_URL", "_ACCOUNTS_URL"))},
+        "UPSTREAM_TIMEOUT": float(env.get("UNIFIED_UPSTREAM_TIMEOUT", "30")),
+        "UPSTREAM_VERIFY_TLS": env.get("UNIFIED_UPSTREAM_VERIFY_TLS", "true").lower() != "false",
+        "CURSOR_TTL": int(env.get("UNIFIED_CURSOR_TTL", str(24 * 3600))),
+    }
+
+
+def check(config: dict) -> None:
+    """Refuse to run in production on development secrets."""
+    if config["ENV"] == "production":
+        if config["SECRET_KEY"] == DEV_SECRET:
+            raise RuntimeError("UNIFIED_SECRET_KEY must be set in production")
+        if config["ADMIN_TOKEN"] == DEV_ADMIN_TOKEN:
+            raise RuntimeError("UNIFIED_ADMIN_TOKEN must be set in production")

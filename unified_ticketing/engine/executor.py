@@ -1,0 +1,158 @@
+"""Runs a unified operation: builds upstream requests from the mapping, pages, maps records.
+
+A unified list page costs one upstream call: the page starts where the previous one stopped
+(an upstream page id and an offset inside that page) and ends at `limit` records or at the end
+of the upstream page, whichever comes first.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..errors import ApiError, not_found
+from ..schemas.ticketing import MODELS
+from ..state.traversals import CursorError, Traversals
+from .expressions import ExpressionFailed
+from .loader import Integration, Operation
+from .upstream import Upstream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Account:
+    """What the engine needs of an integrated account."""
+    id: str
+    tenant: str
+    version: str
+    auth_type: str
+    credentials: dict
+
+
+@dataclass
+class Options:
+    include_remote_data: bool = True
+    raw: bool = False
+
+
+class Engine:
+    def __init__(self, integration: Integration, upstream: Upstream, traversals: Traversals):
+        self.integration = integration
+        self.upstream = upstream
+        self.traversals = traversals
+
+    def operation(self, resource: str, method: str, version: str) -> Operation:
+        op = self.integration.operation(resource, method, version)
+        if op is None:
+            raise ApiError(501, "not_supported", f"{self.integration.title} does not support {method} {resource}")
+        return op
+
+    def _call(self, account: Account, op: Operation, body: dict) -> dict:
+        log.debug("upstream %s %s", op.request.action, list(body))
+        return self.upstream.call(account.version, account.auth_type, account.credentials, op.request.api,
+                                  op.request.action, body)
+
+    def _record(self, op: Operation, raw, bindings: dict) -> dict:
+        try:
+            return MODELS[op.resource].dump(op.record(raw, **bindings))
+        except ExpressionFailed as exc:
+            log.error("mapping failed: %s", exc)
+            title = self.integration.title
+            raise ApiError(502, "mapping_error", f"A {title} record could not be mapped: {exc}") from None
+
+    @staticmethod
+    def _present(op: Operation, raw, record: dict | None, options: Options) -> dict:
+        remote = op.remote_data(raw) if op.remote_data else raw
+        if options.raw:
+            return remote
+        return {**record, "remote_data": remote} if options.include_remote_data else record
+
+    # --- get ----------------------------------------------------------------------------------
+    def get(self, account: Account, resource: str, record_id: str, options: Options) -> dict:
+        op = self.operation(resource, "get", account.version)
+        bindings = {"id": record_id, "version": account.version}
+        try:
+            data = self._call(account, op, op.request.body(None, **bindings))
+        except ApiError as err:
+            if err.status in (404, 422) and err.remote and err.remote.get("type") in ("not_found", "validation"):
+                raise not_found(f"No {resource} with id '{record_id}' in this integrated account") from None
+            raise
+        raw = op.item(data, **bindings)
+        if raw is None:
+            raise not_found(f"No {resource} with id '{record_id}' in this integrated account")
+        return self._present(op, raw, None if options.raw else self._record(op, raw, bindings), options)
+
+    # --- list ---------------------------------------------------------------------------------
+    def list(self, account: Account, op: Operation, limit: int, filters: dict, cursor: str | None,
+             options: Options) -> dict:
+        resource = op.resource
+        query = {"limit": limit, "filters": filters, "raw": options.raw}
+        if cursor:
+            try:
+                traversal, page = self.traversals.open_cursor(cursor, account.tenant, account.id, resource)
+                stored_query, state = self.traversals.load(account.id, traversal, page)
+            except CursorError as exc:
+                raise ApiError(400, "invalid_cursor", str(exc), param="cursor") from None
+            query = stored_query
+        else:
+            traversal, page, state = self.traversals.start(account.id, query), 0, None
+        limit, filters = query["limit"], query["filters"]
+        bindings = {"filters": filters, "limit": limit, "version": account.version}
+
+        pag = self.integration.pagination
+        first_body = op.request.body(None, **bindings)
+        if state is None:
+            upstream_cursor, skip, body = None, 0, first_body
+        else:
+            upstream_cursor, skip = state["cursor"], state["skip"]
+            body = {pag.cursor_name_in_request: upstream_cursor}
+            body.update({k: first_body[k] for k in pag.request_keeps if k in first_body})
+        data = self._call(account, op, body)
+        items = op.items(data, **bindings) or []
+        if not isinstance(items, list):
+            items = [items]
+        next_upstream = _path(data, pag.next_cursor_path_in_response)
+
+        post = [(s, filters[s.name]) for s in op.filters.values() if s.where is not None and s.name in filters]
+        page_key = upstream_cursor or "first"
+        keep = [True] * len(items)
+        if op.dedupe_by is not None:
+            keys = [(str(op.dedupe_by(it)), f"{page_key}#{i}") for i, it in enumerate(items)]
+            keep = [True] * skip + self.traversals.first_seen(account.id, traversal, keys[skip:])
+        results, stopped_at = [], None
+        for i in range(skip, len(items)):
+            if len(results) == limit:
+                stopped_at = i
+                break
+            if not keep[i]:
+                continue
+            record = None
+            if post or not options.raw:
+                record = self._record(op, items[i], bindings)
+                if post and not all(spec.where(record, value=value) for spec, value in post):
+                    continue
+            results.append(self._present(op, items[i], record, options))
+
+        if stopped_at is not None:
+            next_state = {"cursor": upstream_cursor, "skip": stopped_at}
+        elif next_upstream:
+            next_state = {"cursor": next_upstream, "skip": 0}
+        else:
+            next_state = None
+        if next_state:
+            self.traversals.save_page(account.id, traversal, page + 1, next_state)
+        cur = self.traversals.cursor
+        return {
+            "result": results,
+            "next_cursor": cur(account.tenant, account.id, resource, traversal, page + 1) if next_state else None,
+            "prev_cursor": cur(account.tenant, account.id, resource, traversal, page - 1) if page > 0 else None,
+            "result_count": len(results),
+        }
+
+
+def _path(data, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data

@@ -1,0 +1,250 @@
+"""Load `mappings/<helpdesk>/`: check each file's keys, compile its expressions, build the runtime
+objects. Any mistake is a MappingError naming the file, line and key, raised at start-up."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .expressions import Expression, MappingError, compile_expression
+
+RESOURCES = ("tickets", "comments", "contacts", "attachments")
+METHODS = ("list", "get")
+FILTER_TYPES = ("string", "enum", "datetime")
+RANGE_OPS = ("gte", "lte", "gt", "lt")
+
+
+class _Map(dict):
+    """A YAML mapping that remembers the line of each key."""
+    lines: dict
+
+
+class _LineLoader(yaml.SafeLoader):
+    def construct_mapping(self, node, deep=False):
+        out = _Map(super().construct_mapping(node, deep=deep))
+        out.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
+        return out
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
+
+
+class _File:
+    """One mapping file being read; names the place of every error."""
+
+    def __init__(self, path: Path, root: Path):
+        self.path = path
+        self.name = str(path.relative_to(root.parent))
+        try:
+            self.data = yaml.load(path.read_text(), Loader=_LineLoader)
+        except yaml.YAMLError as exc:
+            raise MappingError(f"{self.name}: not valid YAML: {exc}") from None
+        if not isinstance(self.data, dict):
+            raise MappingError(f"{self.name}: expected a mapping at the top level")
+
+    def where(self, node: dict, key: str, label: str) -> str:
+        line = getattr(node, "lines", {}).get(key)
+        return f"{self.name}:{line} ({label})" if line else f"{self.name} ({label})"
+
+    def section(self, node: dict, key: str, label: str, allowed: set, required: set = frozenset()) -> dict:
+        value = node.get(key)
+        if not isinstance(value, dict):
+            raise MappingError(f"{self.where(node, key, label)}: expected a mapping")
+        self.keys(value, label, allowed, required)
+        return value
+
+    def keys(self, node: dict, label: str, allowed: set, required: set = frozenset()) -> None:
+        for k in node:
+            if k not in allowed:
+                raise MappingError(f"{self.where(node, k, label + '.' + str(k))}: unknown key; expected one of "
+                                   f"{', '.join(sorted(allowed))}")
+        for k in required:
+            if k not in node:
+                raise MappingError(f"{self.name} ({label}): missing key {k}")
+
+    def expr(self, node: dict, key: str, label: str) -> Expression:
+        return compile_expression(node.get(key), self.where(node, key, label))
+
+    def opt_expr(self, node: dict, key: str, label: str) -> Expression | None:
+        return self.expr(node, key, label) if key in node else None
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    name: str
+    type: str
+    ops: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    required: bool = False
+    where: Expression | None = None  # checked on the mapped record instead of sent upstream
+
+
+@dataclass(frozen=True)
+class UpstreamRequest:
+    api: str
+    action: str
+    body: Expression
+
+
+@dataclass(frozen=True)
+class Operation:
+    resource: str
+    method: str
+    source: str
+    request: UpstreamRequest
+    record: Expression
+    items: Expression | None = None  # list: the upstream items of a page
+    item: Expression | None = None  # get: the one upstream item
+    remote_data: Expression | None = None  # the raw object kept as remote_data (default: the item)
+    dedupe_by: Expression | None = None  # key of an item that must appear once per traversal
+    filters: dict[str, FilterSpec] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuthStyle:
+    fields: tuple[str, ...]
+    headers: dict[str, Expression]
+
+
+@dataclass(frozen=True)
+class Pagination:
+    cursor_name_in_request: str
+    next_cursor_path_in_response: str
+    request_keeps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ErrorPolicy:
+    detect: Expression
+    type: Expression
+    message: Expression
+    statuses: dict[str, int]
+
+
+@dataclass
+class Integration:
+    name: str
+    title: str
+    base_url_env: str
+    base_url_default: str
+    default_version: str
+    versions: tuple[str, ...]
+    http_method: str
+    path: str
+    auth: dict[str, AuthStyle]
+    verify: UpstreamRequest
+    errors: ErrorPolicy
+    pagination: Pagination
+    operations: dict[tuple[str, str, str], Operation] = field(default_factory=dict)  # (resource, method, version)
+
+    def operation(self, resource: str, method: str, version: str) -> Operation | None:
+        return self.operations.get((resource, method, version))
+
+
+def load_all(root: str | Path) -> dict[str, Integration]:
+    root = Path(root)
+    if not root.is_dir():
+        raise MappingError(f"{root}: mappings folder not found")
+    integrations = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        integration = load_integration(folder)
+        integrations[integration.name] = integration
+    if not integrations:
+        raise MappingError(f"{root}: no integration folders")
+    return integrations
+
+
+def load_integration(folder: Path) -> Integration:
+    root = folder.parent
+    path = folder / "integration.yaml"
+    if not path.exists():
+        raise MappingError(f"{folder.name}/integration.yaml: missing")
+    f = _File(path, root)
+    d = f.data
+    f.keys(d, "integration", {"name", "title", "base_url", "api_versions", "request", "auth",
+                              "verify_credentials", "errors", "pagination"},
+           {"name", "base_url", "api_versions", "request", "auth", "verify_credentials", "errors", "pagination"})
+    base = f.section(d, "base_url", "base_url", {"env", "default"}, {"env", "default"})
+    versions = f.section(d, "api_versions", "api_versions", {"default", "supported"}, {"default", "supported"})
+    req = f.section(d, "request", "request", {"method", "path"}, {"method", "path"})
+    auth_node = f.section(d, "auth", "auth", {"personal_access_token", "oauth2", "api_key"})
+    auth = {}
+    for kind, style in auth_node.items():
+        f.keys(style, f"auth.{kind}", {"fields", "headers"}, {"fields", "headers"})
+        auth[kind] = AuthStyle(tuple(style["fields"]),
+                               {h: f.expr(style["headers"], h, f"auth.{kind}.headers.{h}") for h in style["headers"]})
+    verify = _upstream_request(f, f.section(d, "verify_credentials", "verify_credentials",
+                                            {"api", "action", "body"}, {"api", "action", "body"}), "verify_credentials")
+    err = f.section(d, "errors", "errors", {"detect", "type", "message", "statuses"},
+                    {"detect", "type", "message", "statuses"})
+    pag = f.section(d, "pagination", "pagination", {"type", "cursor_name_in_request",
+                                                     "next_cursor_path_in_response", "request_keeps"},
+                    {"type", "cursor_name_in_request", "next_cursor_path_in_response"})
+    if pag["type"] != "cursor":
+        raise MappingError(f"{f.where(pag, 'type', 'pagination.type')}: only 'cursor' is supported")
+    integration = Integration(
+        name=d["name"], title=d.get("title", d["name"]), base_url_env=base["env"], base_url_default=base["default"],
+        default_version=str(versions["default"]), versions=tuple(str(v) for v in versions["supported"]),
+        http_method=req["method"], path=req["path"], auth=auth, verify=verify,
+        errors=ErrorPolicy(f.expr(err, "detect", "errors.detect"), f.expr(err, "type", "errors.type"),
+                           f.expr(err, "message", "errors.message"), dict(err["statuses"])),
+        pagination=Pagination(pag["cursor_name_in_request"], pag["next_cursor_path_in_response"],
+                              tuple(pag.get("request_keeps", ()))),
+    )
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "integration.yaml":
+            continue
+        resource, _, method = path.stem.partition(".")
+        if resource not in RESOURCES or method not in METHODS:
+            raise MappingError(f"{folder.name}/{path.name}: expected <resource>.<method>.yaml with resource in "
+                               f"{', '.join(RESOURCES)} and method in {', '.join(METHODS)}")
+        of = _File(path, root)
+        of.keys(of.data, "operation", {"request", "response", "filters", "versions"}, {"request", "response"})
+        base_op = _operation(of, folder, of.data, resource, method, "")
+        for version in integration.versions:
+            integration.operations[(resource, method, version)] = base_op
+        for version, override in (of.data.get("versions") or {}).items():
+            if str(version) not in integration.versions:
+                raise MappingError(f"{of.where(of.data['versions'], version, 'versions')}: version {version} is not "
+                                   f"in api_versions.supported")
+            of.keys(override, f"versions.{version}", {"request", "response", "filters"}, {"request", "response"})
+            integration.operations[(resource, method, str(version))] = _operation(
+                of, folder, override, resource, method, f"versions.{version}.")
+    return integration
+
+
+def _upstream_request(f: _File, node: dict, label: str) -> UpstreamRequest:
+    return UpstreamRequest(node["api"], node["action"], f.expr(node, "body", f"{label}.body"))
+
+
+def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, prefix: str) -> Operation:
+    req = f.section(d, "request", prefix + "request", {"api", "action", "body"}, {"api", "action", "body"})
+    shape = "items" if method == "list" else "item"
+    allowed = {shape, "record_file", "remote_data"} | ({"dedupe_by"} if method == "list" else set())
+    resp = f.section(d, "response", prefix + "response", allowed, {shape, "record_file"})
+    record_path = folder / resp["record_file"]
+    if not record_path.is_file():
+        raise MappingError(f"{f.where(resp, 'record_file', prefix + 'response.record_file')}: "
+                           f"{resp['record_file']} not found")
+    record = compile_expression(record_path.read_text(), f"{folder.name}/{resp['record_file']}")
+    filters = {}
+    for name, spec in (d.get("filters") or {}).items():
+        label = f"{prefix}filters.{name}"
+        f.keys(spec, label, {"type", "ops", "values", "required", "where"}, {"type"})
+        if spec["type"] not in FILTER_TYPES:
+            raise MappingError(f"{f.where(spec, 'type', label)}: type must be one of {', '.join(FILTER_TYPES)}")
+        ops = tuple(spec.get("ops", ()))
+        if spec["type"] == "datetime" and (not ops or set(ops) - set(RANGE_OPS)):
+            raise MappingError(f"{f.where(spec, 'type', label)}: datetime filters need ops from {RANGE_OPS}")
+        filters[name] = FilterSpec(name, spec["type"], ops, tuple(spec.get("values", ())),
+                                   bool(spec.get("required")), f.opt_expr(spec, "where", label + ".where"))
+    return Operation(
+        resource=resource, method=method, source=f.name,
+        request=_upstream_request(f, req, prefix + "request"), record=record,
+        items=f.opt_expr(resp, "items", prefix + "response.items"),
+        item=f.opt_expr(resp, "item", prefix + "response.item"),
+        remote_data=f.opt_expr(resp, "remote_data", prefix + "response.remote_data"),
+        dedupe_by=f.opt_expr(resp, "dedupe_by", prefix + "response.dedupe_by"),
+        filters=filters,
+    )

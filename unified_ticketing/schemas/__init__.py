@@ -1,0 +1,1 @@
+"""marshmallow schemas: the unified models (output) and request bodies (input)."""

@@ -1,0 +1,89 @@
+"""Server-side paging state behind the opaque unified cursors.
+
+A traversal is one walk through a list: its query, the upstream position where each unified
+page starts (so `prev_cursor` can go back), and which item keys it has emitted (for upstreams
+that return one record more than once, like LiveChat's list_archives). A cursor names a
+traversal and a page number, HMAC-signed with the tenant and account, so it cannot be forged,
+moved to another tenant or account, or used after it expires.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+
+
+class CursorError(Exception):
+    pass
+
+
+class Traversals:
+    def __init__(self, r, sign, ttl: int):
+        self.r = r
+        self.sign = sign
+        self.ttl = ttl
+
+    def _key(self, account_id: str, traversal: str, part: str) -> str:
+        return f"ut:{{acct:{account_id}}}:trav:{traversal}:{part}"
+
+    # --- cursors ------------------------------------------------------------------------------
+    def cursor(self, tenant: str, account_id: str, resource: str, traversal: str, page: int) -> str:
+        payload = json.dumps({"t": tenant, "a": account_id, "r": resource, "v": traversal, "p": page,
+                              "e": int(time.time()) + self.ttl}, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + self.sign(payload)
+
+    def open_cursor(self, cursor: str, tenant: str, account_id: str, resource: str) -> tuple[str, int]:
+        try:
+            body, sig = cursor.rsplit(".", 1)
+            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            valid = secrets.compare_digest(self.sign(payload), sig)
+            data = json.loads(payload) if valid else None
+        except (ValueError, TypeError):
+            data = None
+        if not data:
+            raise CursorError("cursor is not valid: pass next_cursor or prev_cursor exactly as returned")
+        if data["t"] != tenant or data["a"] != account_id or data["r"] != resource:
+            raise CursorError("cursor belongs to another account or resource")
+        if data["e"] < time.time():
+            raise CursorError("cursor has expired; start again without a cursor")
+        return data["v"], data["p"]
+
+    # --- state --------------------------------------------------------------------------------
+    def start(self, account_id: str, query: dict) -> str:
+        traversal = secrets.token_urlsafe(12)
+        pipe = self.r.pipeline()
+        pipe.set(self._key(account_id, traversal, "query"), json.dumps(query, sort_keys=True), ex=self.ttl)
+        pipe.hset(self._key(account_id, traversal, "pages"), "0", json.dumps(None))
+        pipe.expire(self._key(account_id, traversal, "pages"), self.ttl)
+        pipe.execute()
+        return traversal
+
+    def load(self, account_id: str, traversal: str, page: int) -> tuple[dict, dict | None]:
+        """The traversal's query and the upstream position where `page` starts."""
+        query, state = self.r.pipeline().get(self._key(account_id, traversal, "query")).hget(
+            self._key(account_id, traversal, "pages"), str(page)).execute()
+        if query is None or state is None:
+            raise CursorError("cursor has expired; start again without a cursor")
+        return json.loads(query), json.loads(state)
+
+    def save_page(self, account_id: str, traversal: str, page: int, state: dict) -> None:
+        key = self._key(account_id, traversal, "pages")
+        self.r.pipeline().hset(key, str(page), json.dumps(state)).expire(key, self.ttl).expire(
+            self._key(account_id, traversal, "query"), self.ttl).execute()
+
+    def first_seen(self, account_id: str, traversal: str, keys_and_positions: list[tuple[str, str]]) -> list[bool]:
+        """For each (item key, position): is this position where the key was first seen in the traversal?
+
+        Positions are deterministic (upstream page + index), so re-reading a page gives the same answer.
+        """
+        if not keys_and_positions:
+            return []
+        key = self._key(account_id, traversal, "seen")
+        pipe = self.r.pipeline()
+        for item_key, pos in keys_and_positions:
+            pipe.hsetnx(key, item_key, pos)
+        pipe.hmget(key, [k for k, _ in keys_and_positions])
+        pipe.expire(key, self.ttl)
+        stored = pipe.execute()[-2]
+        return [s == pos for s, (_, pos) in zip(stored, keys_and_positions, strict=True)]
