@@ -101,10 +101,10 @@ class Engine:
 
         pag = self.integration.pagination
         first_body = op.request.body(None, **bindings)
-        if state is None:
-            upstream_cursor, skip, body = None, 0, first_body
+        upstream_cursor, skip = (state["cursor"], state["skip"]) if state else (None, 0)
+        if upstream_cursor is None:
+            body = first_body
         else:
-            upstream_cursor, skip = state["cursor"], state["skip"]
             body = {pag.cursor_name_in_request: upstream_cursor}
             body.update({k: first_body[k] for k in pag.request_keeps if k in first_body})
         data = self._call(account, op, body)

@@ -1,0 +1,118 @@
+"""Comments, contacts and attachments: complete, in order, across upstream pages."""
+import pytest
+
+from tests.conftest import connect_pat, lc_call, sandbox_all, traverse
+
+
+@pytest.fixture(scope="module")
+def chats(sandbox):
+    return sandbox_all(sandbox, "list_chats", "chats_summary", {"limit": 100})
+
+
+def threads_of(sandbox, chat_id: str) -> list[dict]:
+    return sandbox_all(sandbox, "list_threads", "threads", {"chat_id": chat_id, "sort_order": "asc", "limit": 100})
+
+
+@pytest.fixture(scope="module")
+def busy_chat(sandbox, chats):
+    """The chat with the most threads, and among those the most events."""
+    best = max(chats[:80], key=lambda c: (len(threads_of(sandbox, c["id"])), c["id"]))
+    return best["id"]
+
+
+@pytest.mark.parametrize("limit", [3, 7, 100])
+def test_comments_span_all_threads_in_order(tenant, account_id, sandbox, busy_chat, limit):
+    threads = threads_of(sandbox, busy_chat)
+    assert len(threads) >= 3
+    expected = [f"{t['id']}:{e['id']}" for t in threads for e in t["events"]]
+    pages = traverse(tenant, "comments", integrated_account_id=account_id, ticket_id=busy_chat, limit=limit)
+    assert [c["id"] for p in pages for c in p] == expected
+    assert all(len(p) <= limit for p in pages)
+
+
+def test_comment_fields_follow_the_event(tenant, account_id, sandbox, busy_chat):
+    events = [e for t in threads_of(sandbox, busy_chat) for e in t["events"]]
+    comments = [c for p in traverse(tenant, "comments", integrated_account_id=account_id, ticket_id=busy_chat,
+                                    limit=100) for c in p]
+    for event, comment in zip(events, comments, strict=True):
+        assert comment["remote_data"] == event
+        assert comment["ticket_id"] == busy_chat
+        assert comment["created_at"] == event["created_at"]
+        assert comment["is_private"] == (event["visibility"] == "agents")
+        if event["type"] == "system_message":
+            assert comment["type"] == "system" and comment["author"] is None
+        if event["type"] == "message":
+            assert comment["body"] == event["text"]
+            assert comment["author"]["type"] == ("user" if "@" in event["author_id"] else "contact")
+    one = comments[1]
+    got = tenant.get(f"/unified/ticketing/comments/{one['id']}", integrated_account_id=account_id).json()
+    assert got == one
+
+
+def test_comments_need_a_ticket_id(tenant, account_id):
+    resp = tenant.get("/unified/ticketing/comments", integrated_account_id=account_id)
+    assert resp.status_code == 400
+    assert resp.json()["error"]["param"] == "ticket_id"
+
+
+def test_attachments_are_the_file_events_of_a_chat(tenant, account_id, sandbox, chats):
+    with_files = [c["id"] for c in chats if "file" in c["last_event_per_type"]][:5]
+    assert with_files
+    for chat_id in with_files:
+        files = [(t["id"], e) for t in threads_of(sandbox, chat_id) for e in t["events"] if e["type"] == "file"]
+        got = [a for p in traverse(tenant, "attachments", integrated_account_id=account_id, ticket_id=chat_id,
+                                   limit=1) for a in p]
+        assert [a["id"] for a in got] == [f"{tid}:{e['id']}" for tid, e in files]
+        for a, (_, e) in zip(got, files, strict=True):
+            assert (a["file_name"], a["file_url"], a["content_type"], a["file_size"]) == \
+                (e["name"], e["url"], e["content_type"], e["size"])
+            assert a["comment_id"] == a["id"] and a["ticket_id"] == chat_id
+    single = tenant.get(f"/unified/ticketing/attachments/{got[0]['id']}", integrated_account_id=account_id).json()
+    assert single == got[0]
+
+
+def test_contacts_are_every_customer_once(tenant, account_id, sandbox):
+    customers = sandbox_all(sandbox, "list_customers", "customers", {"limit": 100})
+    pages = traverse(tenant, "contacts", integrated_account_id=account_id, limit=40)
+    ids = [c["id"] for p in pages for c in p]
+    assert ids == [c["id"] for c in customers]
+    first = pages[0][0]
+    source = customers[0]
+    assert first["email_addresses"] == [{"email": source["email"], "type": "primary"}]
+    assert first["custom_fields"] == {k: v for f in source["session_fields"] for k, v in f.items()}
+    assert tenant.get(f"/unified/ticketing/contacts/{first['id']}", integrated_account_id=account_id).json() == first
+
+
+def test_a_page_of_contacts_costs_one_upstream_call(tenant, account_id, sandbox):
+    sandbox.admin("POST", "stats/reset")
+    assert tenant.get("/unified/ticketing/contacts", integrated_account_id=account_id).status_code == 200
+    assert sandbox.admin("GET", "stats")["calls"] == {"list_customers": 1}
+
+
+def test_contact_filters(tenant, account_id, sandbox):
+    customers = sandbox_all(sandbox, "list_customers", "customers", {"limit": 100})
+    target = customers[5]
+    by_email = tenant.get("/unified/ticketing/contacts", integrated_account_id=account_id,
+                          email=target["email"]).json()["result"]
+    assert [c["id"] for c in by_email] == [c["id"] for c in customers if c.get("email") == target["email"]]
+    cutoff = customers[50]["created_at"]
+    newer = [c for p in traverse(tenant, "contacts", integrated_account_id=account_id, limit=100,
+                                 **{"created_at[gte]": cutoff}) for c in p]
+    assert [c["id"] for c in newer] == [c["id"] for c in customers if c["created_at"] >= cutoff]
+
+
+def test_contacts_on_a_v36_account_are_derived_from_chats(tenant, sandbox, chats):
+    account = connect_pat(tenant, sandbox, api_version="3.6")
+    resp = lc_call(sandbox, "list_customers", {"limit": 1}, version="3.6")
+    assert resp.json()["error"]["type"] == "not_found"  # v3.6 has no list_customers
+    expected = []
+    for chat in chats:
+        cid = next(u["id"] for u in chat["users"] if u["type"] == "customer")
+        if cid not in expected:
+            expected.append(cid)
+    pages = traverse(tenant, "contacts", integrated_account_id=account, limit=30)
+    assert [c["id"] for p in pages for c in p] == expected
+    target = pages[0][0]
+    by_email = tenant.get("/unified/ticketing/contacts", integrated_account_id=account,
+                          email=target["email_addresses"][0]["email"].upper()).json()
+    assert target["id"] in [c["id"] for c in by_email["result"]]
