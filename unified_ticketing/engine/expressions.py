@@ -14,7 +14,7 @@ class MappingError(Exception):
 @dataclass(frozen=True)
 class Expression:
     source: str
-    where: str  # "mappings/livechat/tickets.list.yaml:12 (request.body)"
+    where: str  # "mappings/acme/tickets.list.yaml:12 (request.body)"
     compiled: jlens.Expression
 
     def __call__(self, data=None, **bindings):

@@ -40,7 +40,6 @@ class Ticket(_Model):
     tags = fields.List(fields.Nested(Tag), required=True)
     team_ids = fields.List(fields.String(), load_default=list)
     ticket_url = fields.String(allow_none=True)
-    thread_id = fields.String(allow_none=True)
     created_at = fields.String(allow_none=True)
     updated_at = fields.String(allow_none=True)
     completed_at = fields.String(allow_none=True)
@@ -49,7 +48,6 @@ class Ticket(_Model):
 class Comment(_Model):
     id = fields.String(required=True)
     ticket_id = fields.String(required=True)
-    thread_id = fields.String(allow_none=True)
     type = fields.String(required=True, validate=validate.OneOf(
         ["message", "file", "rich_message", "filled_form", "form", "custom", "system"]))
     body = fields.String(allow_none=True)

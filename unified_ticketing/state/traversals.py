@@ -2,7 +2,7 @@
 
 A traversal is one walk through a list: its query, the upstream position where each unified
 page starts (so `prev_cursor` can go back), and which item keys it has emitted (for upstreams
-that return one record more than once, like LiveChat's list_archives). A cursor names a
+that return one record more than once, once per part of it). A cursor names a
 traversal and a page number, HMAC-signed with the tenant and account, so it cannot be forged,
 moved to another tenant or account, or used after it expires.
 """
