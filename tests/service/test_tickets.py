@@ -46,7 +46,8 @@ def test_ticket_maps_latest_thread(tenant, account_id, sandbox):
 def test_a_page_of_tickets_costs_one_upstream_call(tenant, account_id, sandbox):
     first = tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, limit=10).json()
     sandbox.admin("POST", "stats/reset")
-    resp = tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, next_cursor=first["next_cursor"])
+    resp = tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id,
+                      next_cursor=first["next_cursor"])
     assert resp.status_code == 200
     assert sandbox.admin("GET", "stats")["total_calls"] == 1
 
@@ -54,7 +55,8 @@ def test_a_page_of_tickets_costs_one_upstream_call(tenant, account_id, sandbox):
 def test_prev_cursor_returns_the_previous_page(tenant, account_id):
     p1 = tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, limit=10).json()
     assert p1["prev_cursor"] is None
-    p2 = tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, next_cursor=p1["next_cursor"]).json()
+    p2 = tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id,
+                    next_cursor=p1["next_cursor"]).json()
     back = tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, prev_cursor=p2["prev_cursor"])
     assert back.json()["result"] == p1["result"]
 
@@ -63,7 +65,8 @@ def test_prev_cursor_returns_the_previous_page(tenant, account_id):
     ({"status": "open"}, lambda t: t["status"] == "open"),
     ({"status": "closed"}, lambda t: t["status"] == "closed"),
     ({"tag": "billing"}, lambda t: "billing" in [x["name"] for x in t["tags"]]),
-    ({"assignee_id": "li.wei@helpdesk.example"}, lambda t: "li.wei@helpdesk.example" in [a["id"] for a in t["assignees"]]),
+    ({"assignee_id": "li.wei@helpdesk.example"},
+     lambda t: "li.wei@helpdesk.example" in [a["id"] for a in t["assignees"]]),
     ({"created_at[gte]": "2026-09-01T00:00:00Z"}, lambda t: t["created_at"] >= "2026-09-01T00:00:00"),
     ({"created_at[lte]": "2026-03-01T00:00:00Z"}, lambda t: t["created_at"] <= "2026-03-01T00:00:00"),
     ({"updated_at[gte]": "2026-10-01T00:00:00+00:00"}, lambda t: t["updated_at"] >= "2026-10-01T00:00:00"),
