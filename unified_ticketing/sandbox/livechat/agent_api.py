@@ -226,9 +226,7 @@ def list_threads(call: Call):
     chat = _chat(store, call.body.get("chat_id") or extra.get("chat_id") or _required_str(call.body, "chat_id"))
     if call.body.get("page_id") and extra.get("chat_id") not in (None, chat.id):
         raise validation("page_id: belongs to another chat")
-    min_events = extra.get("min_events_count")
-    if min_events is not None and (not isinstance(min_events, int) or min_events < 1):
-        raise validation("min_events_count: must be a positive integer")
+    min_events = extra.get("min_events_count") if not call.body.get("page_id") else None
     f = {k: v for k, v in q.filters.items() if k != "_"}
     unknown = set(f) - {"from", "to"}
     if unknown:
@@ -239,9 +237,23 @@ def list_threads(call: Call):
     def matches(t: Thread) -> bool:
         if lo is not None and t.created_at < lo:
             return False
-        if hi is not None and t.created_at > hi:
-            return False
-        return min_events is None or len(store.events(t)) >= min_events
+        return hi is None or t.created_at <= hi
+
+    if min_events is not None:
+        # The total number of events wanted: as many latest threads as it takes (LiveChat's docs).
+        if not isinstance(min_events, int) or isinstance(min_events, bool) or not 1 <= min_events <= 100:
+            raise validation("min_events_count: must be an integer between 1 and 100")
+        if call.body.get("limit") is not None or f:
+            raise validation("min_events_count cannot be used together with limit or filters")
+        needed = total = 0
+        for t in reversed(chat.threads):
+            needed += 1
+            total += len(store.events(t))
+            if total >= min_events:
+                break
+        q.limit = needed
+        if q.sort_order == "asc" and needed < len(chat.threads):
+            q.anchor, q.direction = list(chat.threads[-needed - 1].sort_key), "next"
 
     found, next_id, prev_id = page(chat.threads, lambda t: t.sort_key, matches, q, "list_threads")
     out = {"threads": [store.thread_json(t) for t in found],

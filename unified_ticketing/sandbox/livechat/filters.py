@@ -76,8 +76,12 @@ def archive_predicate(store, filters: dict):
             needle = spec.strip().lower()
             checks.append(lambda t, n=needle: _thread_text_contains(store, t, n))
         elif name == "thread_ids":
-            if not isinstance(spec, list):
+            if not isinstance(spec, list) or not all(isinstance(i, str) for i in spec):
                 raise validation("filters.thread_ids: must be an array of thread ids")
+            if len(spec) > 20:
+                raise validation("filters.thread_ids: at most 20 thread ids")
+            if set(filters) - {"thread_ids", "_"}:
+                raise validation("filters.thread_ids: cannot be used with other filters")
             ids = set(spec)
             checks.append(lambda t, s=ids: t.id in s)
         elif name == "group_ids":
