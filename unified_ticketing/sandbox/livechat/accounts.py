@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import secrets
 import time
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -155,7 +156,9 @@ def _issue(sandbox, account_id: str, client_id: str, scopes: list[str], refresh:
     reg.access[tok.token] = tok
     _evict_oldest(reg.access, account_id, client_id)
     _evict_oldest(reg.refresh, account_id, client_id)
-    return _token_info(sandbox, tok, include_refresh=True)
+    out = _token_info(sandbox, tok, include_refresh=True)
+    out["expires_in"] = math.ceil(sandbox.knobs.token_ttl)  # the full lifetime, not one second less
+    return out
 
 
 def _evict_oldest(tokens: dict, account_id: str, client_id: str) -> None:

@@ -5,6 +5,7 @@ import base64
 import ipaddress
 import json
 import logging
+import math
 import random
 import time
 import uuid
@@ -41,10 +42,10 @@ class Sandbox:
 
     def __init__(self, options: SandboxOptions):
         self.options = options
+        problems = Knobs().problems(options.knobs)
+        if problems:
+            raise ValueError(f"bad sandbox settings: {'; '.join(problems)}")
         self.knobs = Knobs()
-        unknown = self.knobs.update(options.knobs)
-        if unknown:
-            raise ValueError(f"unknown sandbox settings: {', '.join(unknown)}")
         self.stats = Stats()
         self.bucket = TokenBucket()
         self.rng = random.Random(options.seed ^ 0x5EED)
@@ -53,6 +54,10 @@ class Sandbox:
         self.reset(options.seed, options.chats)
 
     def reset(self, seed: int, chats: int) -> None:
+        """Back to the state the sandbox started in: seeded data, fresh credentials, startup knobs."""
+        self.knobs = Knobs()
+        self.knobs.update(self.options.knobs)
+        self.bucket = TokenBucket()
         rng = random.Random(seed)
         self.store = Store(license_id=10_000_000 + rng.randrange(9_000_000),
                            organization_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
@@ -132,7 +137,7 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
             sandbox.stats.bump("errors", err.type)
             resp = render(err, sandbox.knobs.error_status)
             if err.type == "too_many_requests":
-                resp.headers["Retry-After"] = "1"
+                resp.headers["Retry-After"] = str(max(1, math.ceil(getattr(err, "retry_after", 1))))
             return resp
 
     accounts.register_routes(app, sandbox)
@@ -171,9 +176,9 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
             changes = request.get_json(silent=True)
             if not isinstance(changes, dict):
                 return jsonify({"error": "send a JSON object of settings"}), 400
-            unknown = sandbox.knobs.update(changes)
-            if unknown:
-                return jsonify({"error": f"unknown settings: {', '.join(unknown)}"}), 400
+            problems = sandbox.knobs.update(changes)
+            if problems:
+                return jsonify({"error": "; ".join(problems)}), 400
         return jsonify(sandbox.knobs.to_dict())
 
     @app.post("/_sandbox/reset")
@@ -198,7 +203,8 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
         _loopback_only()
         body = request.get_json(silent=True) or {}
         try:
-            return jsonify(agent_api.customer_writes(sandbox, body))
+            with sandbox.store.lock, sandbox.webhooks.batch():
+                return jsonify(agent_api.customer_writes(sandbox, body))
         except LiveChatError as err:
             return render(err, "http")
 
@@ -216,9 +222,12 @@ def _dispatch(sandbox: Sandbox, m, version: str, name: str):
 
     require(principal, m.scopes, name)
     knobs = sandbox.knobs
-    if not sandbox.bucket.take(knobs.rate_limit, knobs.rate_burst):
+    wait = sandbox.bucket.take(knobs.rate_limit, knobs.rate_burst)
+    if wait is not None:
         sandbox.stats.bump("rate_limited")
-        raise LiveChatError("too_many_requests", "Requests limit exceeded for this license; try again later")
+        err = LiveChatError("too_many_requests", "Requests limit exceeded for this license; try again later")
+        err.retry_after = wait
+        raise err
     if knobs.latency_ms:
         time.sleep(knobs.latency_ms / 1000)
     fault = pick_fault(knobs, sandbox.rng)
@@ -240,7 +249,7 @@ def _dispatch(sandbox: Sandbox, m, version: str, name: str):
         if not isinstance(body, dict):
             raise LiveChatError("validation", "Request body must be a JSON object")
         files = None
-    with sandbox.store.lock:
+    with sandbox.store.lock, sandbox.webhooks.batch():  # webhook payloads show the state the call left
         result = m.handler(Call(sandbox, principal, body, version, files))
     resp = jsonify(result)
     if version in LEGACY_HEADER:

@@ -23,16 +23,53 @@ class Knobs:
     webhook_retry_delays: list[float] = field(default_factory=lambda: [10.0, 20.0, 30.0])
     webhook_timeout: float = 10.0
 
+    def problems(self, changes: dict) -> list[str]:
+        """What is wrong with `changes`: unknown names and values of the wrong type or range."""
+        out = []
+        for name, value in changes.items():
+            check = _CHECKS.get(name)
+            if check is None:
+                out.append(f"unknown setting {name}")
+            elif not check(value):
+                out.append(f"{name}: {_RULES[name]}")
+        return out
+
     def update(self, changes: dict) -> list[str]:
-        """Apply known settings; returns the names it did not know."""
-        unknown = [k for k in changes if k not in self.__dataclass_fields__]
-        for k, v in changes.items():
-            if k in self.__dataclass_fields__:
-                setattr(self, k, v)
-        return unknown
+        """Apply all of `changes`, or none of them if any is unknown or invalid; returns the problems."""
+        problems = self.problems(changes)
+        if not problems:
+            for k, v in changes.items():
+                setattr(self, k, list(v) if isinstance(v, list) else v)
+        return problems
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _number(value, low: float = 0.0, high: float | None = None, strict: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if value < low or (strict and value == low):
+        return False
+    return high is None or value <= high
+
+
+_RULES = {
+    "rate_limit": "must be a number >= 0", "rate_burst": "must be an integer >= 0",
+    "latency_ms": "must be a number >= 0", "fault_rate": "must be a number from 0 to 1",
+    "fault_kinds": f"must be an array of {', '.join(FAULT_KINDS)}", "timeout_seconds": "must be a number >= 0",
+    "error_status": 'must be "http" or "200"', "token_ttl": "must be a number > 0",
+    "webhook_retry_delays": "must be an array of numbers >= 0", "webhook_timeout": "must be a number > 0",
+}
+_CHECKS = {
+    "rate_limit": _number, "latency_ms": _number, "timeout_seconds": _number,
+    "rate_burst": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "fault_rate": lambda v: _number(v, 0, 1),
+    "fault_kinds": lambda v: isinstance(v, list) and all(k in FAULT_KINDS for k in v),
+    "error_status": lambda v: v in ("http", "200"),
+    "token_ttl": lambda v: _number(v, strict=True), "webhook_timeout": lambda v: _number(v, strict=True),
+    "webhook_retry_delays": lambda v: isinstance(v, list) and all(_number(d) for d in v),
+}
 
 
 class TokenBucket:
@@ -43,9 +80,10 @@ class TokenBucket:
         self.tokens = None
         self.stamp = time.monotonic()
 
-    def take(self, rate: float, burst: int) -> bool:
+    def take(self, rate: float, burst: int) -> float | None:
+        """Spend one request: None when allowed, else the seconds until the next one would be."""
         if rate <= 0:
-            return True
+            return None
         cap = burst or max(1.0, rate)
         with self.lock:
             now = time.monotonic()
@@ -53,8 +91,8 @@ class TokenBucket:
             self.stamp = now
             if self.tokens >= 1:
                 self.tokens -= 1
-                return True
-            return False
+                return None
+            return (1 - self.tokens) / rate
 
 
 @dataclass

@@ -3,14 +3,20 @@
 
 LiveChat's retry policy: a delivery answered with anything but 200 (or not answered within the
 timeout) is retried, by default 3 more times within about a minute, then dropped.
+
+Payloads are snapshots: inside `batch()` (one API call) they are copied when the call ends, so an
+`incoming_chat` carries the events the chat was started with, and later writes do not leak into
+deliveries still queued or being retried.
 """
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 import logging
 import threading
 import time
+from contextlib import contextmanager
 
 import requests
 
@@ -28,33 +34,80 @@ class Dispatcher:
         self.thread: threading.Thread | None = None
         self.stopping = False
         self.session = requests.Session()
+        self.local = threading.local()
+        self.generation = 0
         self.reset()
 
     def reset(self) -> None:
+        """Forget webhooks and queued deliveries; a delivery in flight neither retries nor counts."""
         self.webhooks: dict[str, dict] = {}
         self.enabled: set[str] = set()
         with self.cond:
+            self.generation += 1
             self.queue.clear()
 
     # --- producing ----------------------------------------------------------------------------
+    @contextmanager
+    def batch(self):
+        """Hold this thread's emits until the block ends, then snapshot and queue them in order."""
+        if getattr(self.local, "pending", None) is not None:
+            yield
+            return
+        self.local.pending = []
+        try:
+            yield
+        finally:
+            pending, self.local.pending = self.local.pending, None
+            for args in pending:
+                self._emit_now(*args)
+
     def emit(self, action: str, payload: dict, author_type: str | None = None) -> None:
         """Queue a delivery of `action` to every matching webhook whose owner enabled license webhooks."""
-        for hook in list(self.webhooks.values()):
-            if hook["action"] != action or hook["owner_client_id"] not in self.enabled:
-                continue
-            wanted = (hook.get("filters") or {}).get("author_type")
-            if wanted and author_type and wanted != author_type:
-                continue
-            envelope = {
-                "webhook_id": hook["id"], "secret_key": hook["secret_key"], "action": action,
-                "organization_id": self.sandbox.store.organization_id, "payload": payload,
-                "additional_data": {},
-            }
-            self._schedule(time.monotonic(), hook["url"], envelope, attempt=0)
+        pending = getattr(self.local, "pending", None)
+        if pending is not None:
+            pending.append((action, payload, author_type))
+        else:
+            self._emit_now(action, payload, author_type)
 
-    def _schedule(self, due: float, url: str, envelope: dict, attempt: int) -> None:
+    def _emit_now(self, action: str, payload: dict, author_type: str | None) -> None:
+        store = self.sandbox.store
+        with store.lock:
+            hooks = [h for h in self.webhooks.values() if h["action"] == action
+                     and h["owner_client_id"] in self.enabled]
+            if not hooks:
+                return
+            payload = copy.deepcopy(payload)
+            for hook in hooks:
+                wanted = (hook.get("filters") or {}).get("author_type")
+                if wanted and author_type and wanted != author_type:
+                    continue
+                envelope = {
+                    "webhook_id": hook["id"], "secret_key": hook["secret_key"], "action": action,
+                    "organization_id": store.organization_id, "payload": payload,
+                    "additional_data": self._additional_data(hook, payload),
+                }
+                self._schedule(time.monotonic(), hook["url"], envelope, attempt=0)
+
+    def _additional_data(self, hook: dict, payload: dict) -> dict:
+        """What the webhook asked for with `additional_data` at registration, for the chat concerned."""
+        wanted = hook.get("additional_data") or []
+        store = self.sandbox.store
+        chat_id = payload.get("chat_id") or (payload.get("chat") or {}).get("id")
+        chat = store.chats.get(chat_id) if isinstance(chat_id, str) else None
+        out = {}
+        if chat is None:
+            return out
+        if "chat_properties" in wanted:
+            out["chat_properties"] = copy.deepcopy(chat.properties)
+        if "chat_presence_user_ids" in wanted:
+            out["chat_presence_user_ids"] = [u["id"] for u in store.chat_users(chat) if u["present"]]
+        return out
+
+    def _schedule(self, due: float, url: str, envelope: dict, attempt: int, generation: int | None = None) -> None:
         with self.cond:
-            heapq.heappush(self.queue, (due, next(self.seq), url, envelope, attempt))
+            if generation is not None and generation != self.generation:
+                return
+            heapq.heappush(self.queue, (due, next(self.seq), url, envelope, attempt, self.generation))
             self.cond.notify()
 
     # --- delivering ---------------------------------------------------------------------------
@@ -76,22 +129,24 @@ class Dispatcher:
                     self.cond.wait(timeout=(self.queue[0][0] - time.monotonic()) if self.queue else None)
                 if self.stopping:
                     return
-                _, _, url, envelope, attempt = heapq.heappop(self.queue)
-            self._deliver(url, envelope, attempt)
+                _, _, url, envelope, attempt, generation = heapq.heappop(self.queue)
+            self._deliver(url, envelope, attempt, generation)
 
-    def _deliver(self, url: str, envelope: dict, attempt: int) -> None:
+    def _deliver(self, url: str, envelope: dict, attempt: int, generation: int) -> None:
         knobs, stats = self.sandbox.knobs, self.sandbox.stats
         try:
             ok = self.session.post(url, json=envelope, timeout=knobs.webhook_timeout).status_code == 200
         except requests.RequestException as exc:
             log.info("webhook %s to %s failed: %s", envelope["action"], url, exc)
             ok = False
+        if generation != self.generation:  # the sandbox was reset meanwhile
+            return
         if ok:
             stats.bump("webhook_deliveries", "delivered")
             return
         stats.bump("webhook_deliveries", "failed_attempt")
         delays = knobs.webhook_retry_delays
         if attempt < len(delays):
-            self._schedule(time.monotonic() + delays[attempt], url, envelope, attempt + 1)
+            self._schedule(time.monotonic() + delays[attempt], url, envelope, attempt + 1, generation)
         else:
             stats.bump("webhook_deliveries", "dropped")
