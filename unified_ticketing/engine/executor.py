@@ -60,6 +60,13 @@ class Engine:
             title = self.integration.title
             raise ApiError(502, "mapping_error", f"A {title} record could not be mapped: {exc}") from None
 
+    def _matches(self, spec, record: dict, value) -> bool:
+        try:
+            return bool(spec.where(record, value=value))
+        except ExpressionFailed as exc:
+            log.error("filter failed: %s", exc)
+            raise ApiError(502, "mapping_error", f"Filter {spec.name} could not be checked: {exc}") from None
+
     @staticmethod
     def _present(op: Operation, raw, record: dict | None, options: Options) -> dict:
         remote = op.remote_data(raw) if op.remote_data else raw
@@ -129,7 +136,7 @@ class Engine:
             record = None
             if post or not options.raw:
                 record = self._record(op, items[i], bindings)
-                if post and not all(spec.where(record, value=value) for spec, value in post):
+                if post and not all(self._matches(spec, record, value) for spec, value in post):
                     continue
             results.append(self._present(op, items[i], record, options))
 

@@ -35,7 +35,13 @@ def parse_datetime(value: str, param: str) -> str:
                           param) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        dt = dt.astimezone(UTC)
+    except OverflowError:
+        dt = None
+    if dt is None or dt.year < 1970:
+        raise bad_request(f"{param} must be a date-time from 1970 on; got '{value}'", param)
+    return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse_limit(args) -> int:

@@ -29,7 +29,12 @@ class Upstream:
         style = self.integration.auth.get(auth_type)
         if style is None:
             raise ApiError(400, "invalid_request", f"{self.integration.title} does not accept {auth_type} credentials")
-        return {name: expr(credentials) for name, expr in style.headers.items()}
+        headers = {name: expr(credentials) for name, expr in style.headers.items()}
+        for value in headers.values():
+            if not isinstance(value, str) or not value.isascii():
+                raise ApiError(422, "invalid_credentials", "The credentials hold characters that cannot be sent in an "
+                               "HTTP header; check that the token was copied whole", param="credentials")
+        return headers
 
     def call(self, version: str, auth_type: str, credentials: dict, api: str, action: str, body: dict) -> dict:
         url = self.base_url + self.integration.path.format(version=version, api=api, action=action)
