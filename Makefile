@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/unified-ticketing dev
+	$(BIN)/unified-ticketing dev --port 8800 --service-port 8000
 
 sandbox: $(STAMP)
 	$(BIN)/unified-ticketing sandbox

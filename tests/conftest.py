@@ -55,8 +55,11 @@ def lc_call(sandbox, method: str, body: dict | None = None, auth: str | None = N
     """POST one LiveChat method to a sandbox, with the seeded PAT unless `auth` is given."""
     if auth is None:
         auth = sandbox.admin("GET", "credentials")["basic_authorization"]
-    return requests.post(f"{sandbox.base_url}/v{version}/{api}/action/{method}", json=body or {},
+    return _SESSION.post(f"{sandbox.base_url}/v{version}/{api}/action/{method}", json=body or {},
                          headers={"Authorization": auth}, verify=False, timeout=30)
+
+
+_SESSION = requests.Session()  # keep-alive: one TLS handshake, not one per call
 
 
 class ServiceClient:
@@ -88,12 +91,11 @@ def start_service(overrides: dict):
     """The service app on a free loopback port, served by werkzeug in a daemon thread."""
     import threading
 
-    from werkzeug.serving import make_server
-
     from unified_ticketing.app import create_app
+    from unified_ticketing.http_server import threaded_server
 
     app = create_app(overrides)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = threaded_server("127.0.0.1", 0, app)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return app, server, f"http://127.0.0.1:{server.server_port}"
 

@@ -47,9 +47,9 @@ def cmd_sandbox(args) -> int:
 
 
 def _run_service(app, host: str, port: int, ready=None) -> None:
-    from werkzeug.serving import make_server
+    from .http_server import threaded_server
 
-    server = make_server(host, port, app, threaded=True)
+    server = threaded_server(host, port, app)
     if ready:
         ready(f"http://{host}:{server.server_port}")
     try:

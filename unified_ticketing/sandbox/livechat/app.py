@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 
 from flask import Flask, Response, abort, jsonify, request
-from werkzeug.serving import make_server
 
+from ...http_server import threaded_server
 from . import accounts, agent_api, configuration_api  # noqa: F401  (registers methods)
 from .auth import ALL_SCOPES, Registry, new_token
 from .errors import LiveChatError, render
@@ -281,7 +281,7 @@ def serve(options: SandboxOptions, ready=None) -> None:
         from .tls import self_signed_context
 
         ssl_context = self_signed_context(options.host)
-    server = make_server(options.host, options.port, app, threaded=True, ssl_context=ssl_context)
+    server = threaded_server(options.host, options.port, app, ssl_context=ssl_context)
     host = f"[{options.host}]" if ":" in options.host else options.host
     base = f"{'https' if options.tls else 'http'}://{host}:{server.server_port}"
     sandbox.set_base_url(base)
