@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -59,11 +60,26 @@ def _run_service(app, host: str, port: int, ready=None) -> None:
 
 
 def cmd_serve(args) -> int:
-    from .app import create_app
+    """gunicorn workers (or the Flask dev server with --dev) sharing one Redis."""
+    import os
 
-    app = create_app()
+    from .state.redis_server import redis_url
+
+    url, embedded = redis_url()
+    os.environ["REDIS_URL"] = url  # workers connect to the same Redis, embedded or not
     print(f"unified-ticketing on http://{args.host}:{args.port}  (docs: /docs)", flush=True)
-    _run_service(app, args.host, args.port)
+    try:
+        if args.dev:
+            from .app import create_app
+
+            _run_service(create_app(), args.host, args.port)
+        else:
+            from .production import run
+
+            run(args.host, args.port, args.workers, args.timeout)
+    finally:
+        if embedded:
+            embedded.stop()
     return 0
 
 
@@ -143,6 +159,10 @@ def main(argv=None) -> int:
     serve_p = sub.add_parser("serve", help="run the unified API service")
     serve_p.add_argument("--host", default="127.0.0.1")
     serve_p.add_argument("--port", type=int, default=8000)
+    serve_p.add_argument("--workers", type=int, default=int(os.environ.get("UNIFIED_WORKERS", "2")))
+    serve_p.add_argument("--timeout", type=int, default=int(os.environ.get("UNIFIED_WORKER_TIMEOUT", "60")),
+                         help="seconds a request may take; also the graceful-shutdown window")
+    serve_p.add_argument("--dev", action="store_true", help="Flask's development server instead of gunicorn")
     keys = sub.add_parser("api-keys", help="manage tenants' API keys (in REDIS_URL)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_create = keys_sub.add_parser("create", help="create an API key for a tenant and print it once")
