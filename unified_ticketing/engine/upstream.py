@@ -36,12 +36,19 @@ class Upstream:
                                "HTTP header; check that the token was copied whole", param="credentials")
         return headers
 
-    def call(self, version: str, auth_type: str, credentials: dict, api: str, action: str, body: dict) -> dict:
+    def call(self, version: str, auth_type: str, credentials: dict, api: str, action: str, body: dict,
+             *, idempotent: bool = True, files: dict | None = None) -> dict:
+        """One upstream method call; returns the decoded body or raises ApiError.
+
+        `idempotent=False` marks a write: it is never retried blindly. `files` sends multipart
+        form data (`{"file": (name, fileobj, content_type)}`) instead of a JSON body.
+        """
         url = self.base_url + self.integration.path.format(version=version, api=api, action=action)
         title = self.integration.title
+        payload = {"files": files, "data": body} if files else {"json": body}
         try:
-            resp = self.session.request(self.integration.http_method, url, json=body, timeout=self.timeout,
-                                        headers=self.headers(auth_type, credentials), verify=self.verify)
+            resp = self.session.request(self.integration.http_method, url, timeout=self.timeout,
+                                        headers=self.headers(auth_type, credentials), verify=self.verify, **payload)
         except requests.Timeout:
             raise ApiError(504, "upstream_timeout", f"{title} did not answer {action} in {self.timeout:g} s") from None
         except requests.ConnectionError as exc:
