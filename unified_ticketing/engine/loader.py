@@ -2,6 +2,7 @@
 objects. Any mistake is a MappingError naming the file, line and key, raised at start-up."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +121,51 @@ class ErrorPolicy:
     type: Expression
     message: Expression
     statuses: dict[str, int]
+    retry_types: frozenset = frozenset()
+    rate_limit_types: frozenset = frozenset()
+    reauth_types: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 1
+    max_seconds: float = 0
+    initial_wait: float = 0.2
+    max_wait: float = 2
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A value read from the environment, with a default: `{env: NAME, default: value}`."""
+    env: str
+    default: str
+
+    def value(self, env: dict) -> str:
+        return env.get(self.env) or self.default
+
+
+@dataclass(frozen=True)
+class RateLimitPolicy:
+    requests_per_second: Setting
+    burst: Setting
+    retry_after_header: str = "Retry-After"
+    default_cooldown_seconds: float = 1
+
+
+@dataclass(frozen=True)
+class OAuthPolicy:
+    accounts_url: Setting
+    authorize_path: str
+    token_path: str
+    client_id_env: str
+    client_secret_env: str
+    license_field: str | None = None
+
+
+@dataclass(frozen=True)
+class ProxyPolicy:
+    post: tuple = ()
+    get: tuple = ()
 
 
 @dataclass
@@ -136,6 +182,10 @@ class Integration:
     verify: UpstreamRequest
     errors: ErrorPolicy
     pagination: Pagination
+    retry: RetryPolicy = RetryPolicy()
+    rate_limit: RateLimitPolicy | None = None
+    oauth: OAuthPolicy | None = None
+    proxy: ProxyPolicy = ProxyPolicy()
     operations: dict[tuple[str, str, str], Operation] = field(default_factory=dict)  # (resource, method, version)
 
     def operation(self, resource: str, method: str, version: str) -> Operation | None:
@@ -163,7 +213,7 @@ def load_integration(folder: Path) -> Integration:
     f = _File(path, root)
     d = f.data
     f.keys(d, "integration", {"name", "title", "base_url", "api_versions", "request", "auth",
-                              "verify_credentials", "errors", "pagination"},
+                              "verify_credentials", "errors", "pagination", "retry", "rate_limit", "oauth", "proxy"},
            {"name", "base_url", "api_versions", "request", "auth", "verify_credentials", "errors", "pagination"})
     base = f.section(d, "base_url", "base_url", {"env", "default"}, {"env", "default"})
     versions = f.section(d, "api_versions", "api_versions", {"default", "supported"}, {"default", "supported"})
@@ -176,7 +226,8 @@ def load_integration(folder: Path) -> Integration:
                                {h: f.expr(style["headers"], h, f"auth.{kind}.headers.{h}") for h in style["headers"]})
     verify = _upstream_request(f, f.section(d, "verify_credentials", "verify_credentials",
                                             {"api", "action", "body"}, {"api", "action", "body"}), "verify_credentials")
-    err = f.section(d, "errors", "errors", {"detect", "type", "message", "statuses"},
+    err = f.section(d, "errors", "errors", {"detect", "type", "message", "statuses", "retry_types",
+                                            "rate_limit_types", "reauth_types"},
                     {"detect", "type", "message", "statuses"})
     pag = f.section(d, "pagination", "pagination", {"type", "cursor_name_in_request",
                                                      "next_cursor_path_in_response", "request_keeps"},
@@ -188,9 +239,12 @@ def load_integration(folder: Path) -> Integration:
         default_version=str(versions["default"]), versions=tuple(str(v) for v in versions["supported"]),
         http_method=req["method"], path=req["path"], auth=auth, verify=verify,
         errors=ErrorPolicy(f.expr(err, "detect", "errors.detect"), f.expr(err, "type", "errors.type"),
-                           f.expr(err, "message", "errors.message"), dict(err["statuses"])),
+                           f.expr(err, "message", "errors.message"), dict(err["statuses"]),
+                           frozenset(err.get("retry_types", ())), frozenset(err.get("rate_limit_types", ())),
+                           frozenset(err.get("reauth_types", ()))),
         pagination=Pagination(pag["cursor_name_in_request"], pag["next_cursor_path_in_response"],
                               tuple(pag.get("request_keeps", ()))),
+        **_policies(f, d),
     )
     for path in sorted(folder.glob("*.yaml")):
         if path.name == "integration.yaml":
@@ -212,6 +266,44 @@ def load_integration(folder: Path) -> Integration:
             integration.operations[(resource, method, str(version))] = _operation(
                 of, folder, override, resource, method, f"versions.{version}.")
     return integration
+
+
+def _setting(f: _File, node: dict, key: str, label: str) -> Setting:
+    value = f.section(node, key, f"{label}.{key}", {"env", "default"}, {"env", "default"})
+    return Setting(value["env"], str(value["default"]))
+
+
+def _policies(f: _File, d: dict) -> dict:
+    """The optional sections of integration.yaml: retry, rate_limit, oauth, proxy."""
+    out = {}
+    if "retry" in d:
+        node = f.section(d, "retry", "retry", {"attempts", "max_seconds", "initial_wait", "max_wait"})
+        out["retry"] = RetryPolicy(**node)
+    if "rate_limit" in d:
+        node = f.section(d, "rate_limit", "rate_limit", {"requests_per_second", "burst", "retry_after_header",
+                                                          "default_cooldown_seconds"}, {"requests_per_second"})
+        out["rate_limit"] = RateLimitPolicy(
+            _setting(f, node, "requests_per_second", "rate_limit"),
+            _setting(f, node, "burst", "rate_limit") if "burst" in node else Setting("", "0"),
+            node.get("retry_after_header", "Retry-After"), float(node.get("default_cooldown_seconds", 1)))
+    if "oauth" in d:
+        node = f.section(d, "oauth", "oauth", {"accounts_url", "authorize_path", "token_path", "client_id_env",
+                                                "client_secret_env", "license_field"},
+                         {"accounts_url", "authorize_path", "token_path", "client_id_env", "client_secret_env"})
+        out["oauth"] = OAuthPolicy(_setting(f, node, "accounts_url", "oauth"), node["authorize_path"],
+                                   node["token_path"], node["client_id_env"], node["client_secret_env"],
+                                   node.get("license_field"))
+    if "proxy" in d:
+        node = f.section(d, "proxy", "proxy", {"post", "get"})
+        for method in ("post", "get"):
+            for pattern in node.get(method, ()):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise MappingError(f"{f.where(node, method, 'proxy.' + method)}: bad pattern {pattern}: {exc}") \
+                        from None
+        out["proxy"] = ProxyPolicy(tuple(node.get("post", ())), tuple(node.get("get", ())))
+    return out
 
 
 def _upstream_request(f: _File, node: dict, label: str) -> UpstreamRequest:
