@@ -105,7 +105,7 @@ ADMIN_TOKEN = "test-admin-token"
 
 def service_overrides(sandbox, redis_url: str, **extra) -> dict:
     return {"REDIS_URL": redis_url, "SECRET_KEY": "test-secret", "ADMIN_TOKEN": ADMIN_TOKEN,
-            "UPSTREAM_URLS": {"LIVECHAT_API_URL": sandbox.base_url, "LIVECHAT_ACCOUNTS_URL": sandbox.base_url},
+            "UPSTREAM_ENV": {"LIVECHAT_API_URL": sandbox.base_url, "LIVECHAT_ACCOUNTS_URL": sandbox.base_url},
             "UPSTREAM_VERIFY_TLS": False, **extra}
 
 

@@ -47,8 +47,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     traversals = Traversals(client, secrets.signer(secret), app.config["CURSOR_TTL"])
     svc = Services(redis=client, fernet=secrets.fernet(secret), traversals=traversals, embedded_redis=embedded)
     for name, integration in load_all(app.config["MAPPINGS_DIR"]).items():
-        base = app.config["UPSTREAM_URLS"].get(integration.base_url_env)
-        upstream = Upstream(integration, base, app.config["UPSTREAM_TIMEOUT"], app.config["UPSTREAM_VERIFY_TLS"])
+        upstream = Upstream(integration, app.config["UPSTREAM_ENV"], app.config["UPSTREAM_TIMEOUT"],
+                            app.config["UPSTREAM_VERIFY_TLS"], redis=client, fernet=svc.fernet,
+                            refresh_margin=app.config["REFRESH_MARGIN"], wait_budget=app.config["RATE_LIMIT_WAIT"])
         svc.engines[name] = Engine(integration, upstream, traversals)
     app.extensions["unified"] = svc
 

@@ -121,7 +121,7 @@ def cmd_dev(args) -> int:
     sandbox_ready.wait(120)
     base = sandbox_base["url"]
     print(f"LiveChat sandbox: {base} ({args.chats} chats)", flush=True)
-    app = create_app({"REDIS_URL": url, "UPSTREAM_URLS": {"LIVECHAT_API_URL": base, "LIVECHAT_ACCOUNTS_URL": base},
+    app = create_app({"REDIS_URL": url, "UPSTREAM_ENV": {"LIVECHAT_API_URL": base, "LIVECHAT_ACCOUNTS_URL": base},
                       "UPSTREAM_VERIFY_TLS": False})
     svc = app.extensions["unified"]
     api_key = create_api_key(svc.redis, "demo")

@@ -17,10 +17,14 @@ def from_env() -> dict:
         "SECRET_KEY": env.get("UNIFIED_SECRET_KEY", DEV_SECRET),
         "ADMIN_TOKEN": env.get("UNIFIED_ADMIN_TOKEN", DEV_ADMIN_TOKEN),
         "MAPPINGS_DIR": env.get("UNIFIED_MAPPINGS_DIR", str(DEFAULT_MAPPINGS)),
-        "UPSTREAM_URLS": {k: v for k, v in env.items() if k.endswith(("_API_URL", "_ACCOUNTS_URL"))},
+        # Integration files name their own variables (base URLs, OAuth client, rate limits).
+        "UPSTREAM_ENV": dict(env),
         "UPSTREAM_TIMEOUT": float(env.get("UNIFIED_UPSTREAM_TIMEOUT", "30")),
         "UPSTREAM_VERIFY_TLS": env.get("UNIFIED_UPSTREAM_VERIFY_TLS", "true").lower() != "false",
         "CURSOR_TTL": int(env.get("UNIFIED_CURSOR_TTL", str(24 * 3600))),
+        "REFRESH_MARGIN": float(env.get("UNIFIED_REFRESH_MARGIN", "300")),
+        "RATE_LIMIT_WAIT": float(env.get("UNIFIED_RATE_LIMIT_WAIT", "10")),
+        "PUBLIC_URL": env.get("UNIFIED_PUBLIC_URL", "http://127.0.0.1:8000"),
     }
 
 

@@ -50,7 +50,7 @@ class Engine:
     def _call(self, account: Account, op: Operation, body: dict) -> dict:
         log.debug("upstream %s %s", op.request.action, list(body))
         return self.upstream.call(account.version, account.auth_type, account.credentials, op.request.api,
-                                  op.request.action, body)
+                                  op.request.action, body, account_id=account.id)
 
     def _record(self, op: Operation, raw, bindings: dict) -> dict:
         try:

@@ -1,30 +1,62 @@
-"""Calls to a helpdesk's API, as its integration file describes them: URL, auth headers, and how
-an error is recognized. One pooled HTTP session per integration, reused across requests."""
+"""Calls to a helpdesk's API, as its integration file describes them: URL, auth headers, how an
+error, a rate limit and a dead token are recognized, and which failures may be retried.
+
+One pooled HTTP session per integration. Around every call: the shared rate limiter (cooldown
+and token bucket in Redis), fresh OAuth credentials (refreshed ahead of expiry, and once more on
+an authentication error), and tenacity retries with exponential backoff and jitter. A write
+(`idempotent=False`) is retried only when the upstream cannot have processed it.
+"""
 from __future__ import annotations
 
 import logging
-import os
+import math
 
 import requests
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
+from urllib3.exceptions import NewConnectionError
 
 from ..errors import ApiError
+from ..state import accounts
+from ..state.ratelimit import RateLimiter
+from ..state.tokens import InvalidGrant, TokenKeeper
 from .loader import Integration
 
 log = logging.getLogger(__name__)
 
 
+class TransportError(ApiError):
+    """No usable answer. `sent` says whether the request may have reached the upstream."""
+
+    def __init__(self, status: int, type_: str, message: str, sent: bool):
+        super().__init__(status, type_, message)
+        self.sent = sent
+
+
 class Upstream:
-    def __init__(self, integration: Integration, base_url: str | None, timeout: float, verify: bool):
+    def __init__(self, integration: Integration, env: dict, timeout: float, verify: bool, redis=None, fernet=None,
+                 refresh_margin: float = 300, wait_budget: float = 10):
         self.integration = integration
-        base_url = base_url or os.environ.get(integration.base_url_env) or integration.base_url_default
+        base_url = env.get(integration.base_url_env) or integration.base_url_default
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.verify = verify
+        self.refresh_margin = refresh_margin
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        self.redis = redis
+        self.keeper = TokenKeeper(redis, fernet) if redis is not None else None
+        self.limiter = RateLimiter(redis, wait_budget) if redis is not None else None
+        rl = integration.rate_limit
+        self.rate = float(rl.requests_per_second.value(env)) if rl else 0.0
+        self.burst = float(rl.burst.value(env)) if rl else 0.0
+        oauth = integration.oauth
+        self.accounts_url = oauth.accounts_url.value(env).rstrip("/") if oauth else None
+        self.client_id = env.get(oauth.client_id_env) if oauth else None
+        self.client_secret = env.get(oauth.client_secret_env) if oauth else None
 
+    # --- credentials ----------------------------------------------------------------------------
     def headers(self, auth_type: str, credentials: dict) -> dict:
         style = self.integration.auth.get(auth_type)
         if style is None:
@@ -36,43 +68,139 @@ class Upstream:
                                "HTTP header; check that the token was copied whole", param="credentials")
         return headers
 
+    def _account(self, account_id: str | None, auth_type: str, credentials: dict) -> tuple[dict, str]:
+        """(credentials to use, rate-limit scope): stored and fresh for a connected OAuth account."""
+        if account_id is None or self.redis is None:
+            return credentials, f"{self.integration.name}:unbound"
+        record = accounts.get(self.redis, account_id) or {}
+        scope = f"{self.integration.name}:{accounts.public(record)['context'].get('license') or account_id}" \
+            if record else f"{self.integration.name}:{account_id}"
+        if auth_type == "oauth2" and record:
+            credentials = self.keeper.current(account_id, self.refresh_margin, self.refresh_tokens)
+            credentials = {k: v for k, v in credentials.items() if k != "type"}
+        return credentials, scope
+
+    def refresh_tokens(self, credentials: dict) -> dict:
+        """The OAuth refresh_token grant at the accounts host."""
+        if not (self.accounts_url and self.client_id and self.client_secret):
+            raise ApiError(502, "oauth_not_configured", f"Cannot refresh {self.integration.title} tokens: set "
+                           f"{self.integration.oauth.client_id_env} and {self.integration.oauth.client_secret_env}")
+        try:
+            resp = self.session.post(self.accounts_url + self.integration.oauth.token_path, timeout=self.timeout,
+                                     verify=self.verify, data={
+                                         "grant_type": "refresh_token", "refresh_token": credentials["refresh_token"],
+                                         "client_id": self.client_id, "client_secret": self.client_secret})
+            answer = resp.json()
+        except (requests.RequestException, ValueError):
+            raise ApiError(502, "token_refresh_failed", f"{self.integration.title}'s accounts host did not answer "
+                           "the token refresh; retry later") from None
+        if resp.status_code == 200 and answer.get("access_token"):
+            log.info("refreshed an OAuth token for %s", self.integration.name)
+            return answer
+        if answer.get("error") == "invalid_grant":
+            raise InvalidGrant(answer.get("error_description"))
+        raise ApiError(502, "token_refresh_failed", f"{self.integration.title} refused the token refresh: "
+                       f"{answer.get('error')}: {answer.get('error_description')}")
+
+    # --- calls --------------------------------------------------------------------------------
     def call(self, version: str, auth_type: str, credentials: dict, api: str, action: str, body: dict,
-             *, idempotent: bool = True, files: dict | None = None) -> dict:
+             *, idempotent: bool = True, files: dict | None = None, account_id: str | None = None) -> dict:
         """One upstream method call; returns the decoded body or raises ApiError.
 
-        `idempotent=False` marks a write: it is never retried blindly. `files` sends multipart
-        form data (`{"file": (name, fileobj, content_type)}`) instead of a JSON body.
+        `idempotent=False` marks a write: it is retried only when the upstream cannot have
+        processed it. `files` sends multipart form data (`{"file": (name, fileobj, content_type)}`).
         """
         url = self.base_url + self.integration.path.format(version=version, api=api, action=action)
-        title = self.integration.title
         payload = {"files": files, "data": body} if files else {"json": body}
-        try:
-            resp = self.session.request(self.integration.http_method, url, timeout=self.timeout,
-                                        headers=self.headers(auth_type, credentials), verify=self.verify, **payload)
-        except requests.Timeout:
-            raise ApiError(504, "upstream_timeout", f"{title} did not answer {action} in {self.timeout:g} s") from None
-        except requests.ConnectionError as exc:
-            log.warning("%s unreachable at %s: %s", title, self.base_url, exc)
-            raise ApiError(502, "upstream_unreachable", f"{title} could not be reached at {self.base_url}") from None
-        try:
-            data = resp.json()
-        except ValueError:
-            raise ApiError(502, "upstream_error", f"{title} answered {action} with HTTP {resp.status_code} and a body "
-                           "that is not JSON", remote={"status": resp.status_code}) from None
-        policy = self.integration.errors
-        if resp.status_code >= 400 or (isinstance(data, dict) and policy.detect(data)):
-            raise self._error(action, resp, data)
+        _, data = self.send(self.integration.http_method, url, action, auth_type, credentials, payload,
+                            idempotent=idempotent, account_id=account_id)
         return data
 
-    def _error(self, action: str, resp, data) -> ApiError:
+    def send(self, method: str, url: str, action: str, auth_type: str, credentials: dict, payload: dict, *,
+             idempotent: bool, account_id: str | None, passthrough: bool = False):
+        """(response, decoded body) after pacing, refresh and retries; `passthrough` returns upstream
+        errors as responses instead of raising them (the proxy)."""
+        credentials, scope = self._account(account_id, auth_type, credentials)
+        policy = self.integration.retry
+        state = {"credentials": credentials, "refreshed": False}
+        retrying = Retrying(
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
+            wait=wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait,
+                                         jitter=policy.initial_wait),
+            retry=retry_if_exception(lambda exc: self._retryable(exc, idempotent)), reraise=True,
+            before_sleep=lambda rs: log.warning("retrying %s after %s", action, rs.outcome.exception()))
+        for attempt in retrying:
+            with attempt:
+                return self._attempt(method, url, action, auth_type, payload, state, scope, account_id, passthrough)
+        raise AssertionError("unreachable")
+
+    def _attempt(self, method, url, action, auth_type, payload, state, scope, account_id, passthrough):
+        errors = self.integration.errors
+        while True:
+            if self.limiter is not None:
+                self.limiter.acquire(scope, self.rate, self.burst)
+            resp, data = self._once(method, url, action, auth_type, state["credentials"], payload)
+            err = self._error(action, resp, data)
+            if err is None:
+                return resp, data
+            err_type = (err.remote or {}).get("type")
+            if (err_type in errors.reauth_types and auth_type == "oauth2" and account_id and self.keeper
+                    and not state["refreshed"]):
+                state["refreshed"] = True
+                fresh = self.keeper.refresh(account_id, state["credentials"], self.refresh_tokens)
+                state["credentials"] = {k: v for k, v in fresh.items() if k != "type"}
+                continue
+            if err.status == 429 and self.limiter is not None:
+                self.limiter.cool_down(scope, float(err.headers["Retry-After"]))
+            if passthrough and not self._retryable(err, idempotent=False):
+                return resp, data
+            raise err
+
+    def _once(self, method, url, action, auth_type, credentials, payload):
+        for f in (payload.get("files") or {}).values():
+            if hasattr(f[1], "seek"):
+                f[1].seek(0)
+        title = self.integration.title
+        try:
+            resp = self.session.request(method, url, timeout=self.timeout, verify=self.verify,
+                                        headers=self.headers(auth_type, credentials), **payload)
+        except requests.ConnectTimeout:
+            raise TransportError(504, "upstream_timeout", f"{title} did not accept a connection in "
+                                 f"{self.timeout:g} s", sent=False) from None
+        except requests.Timeout:
+            raise TransportError(504, "upstream_timeout", f"{title} did not answer {action} in {self.timeout:g} s; "
+                                 "the outcome is unknown", sent=True) from None
+        except requests.ConnectionError as exc:
+            sent = not _refused(exc)
+            log.warning("%s unreachable at %s: %s", title, self.base_url, exc)
+            raise TransportError(502, "upstream_unreachable", f"{title} could not be reached at {self.base_url}",
+                                 sent=sent) from None
+        try:
+            data = resp.json() if resp.content else {}
+        except ValueError:
+            data = None
+        return resp, data
+
+    def _error(self, action: str, resp, data) -> ApiError | None:
         policy, title = self.integration.errors, self.integration.title
+        detected = isinstance(data, dict) and policy.detect(data)
+        if resp.status_code < 400 and data is not None and not detected:
+            return None
+        if data is None:
+            return ApiError(502, "upstream_error", f"{title} answered {action} with HTTP {resp.status_code} and a "
+                            "body that is not JSON", remote={"status": resp.status_code})
         err_type = policy.type(data) if isinstance(data, dict) else None
         message = policy.message(data) if isinstance(data, dict) else None
         status = policy.statuses.get(err_type, 502)
+        if resp.status_code == 429 or err_type in policy.rate_limit_types:
+            status = 429
         remote = {"status": resp.status_code, "type": err_type, "message": message}
         headers = {}
         if status == 429:
-            headers["Retry-After"] = resp.headers.get("Retry-After", "1")
+            retry_after = _seconds(resp.headers.get(self.integration.rate_limit.retry_after_header
+                                                    if self.integration.rate_limit else "Retry-After"))
+            default = self.integration.rate_limit.default_cooldown_seconds if self.integration.rate_limit else 1
+            headers = {"Retry-After": str(max(1, math.ceil(retry_after or default)))}
             text = f"{title} rate limit reached; retry after {headers['Retry-After']} s"
         elif status == 401:
             text = f"{title} rejected the account's credentials ({message}); reconnect the integrated account"
@@ -82,3 +210,27 @@ class Upstream:
             text = f"{title} answered {action} with {err_type or 'HTTP ' + str(resp.status_code)}: {message}"
         return ApiError(status, f"upstream_{err_type}" if err_type else "upstream_error", text, remote=remote,
                         headers=headers)
+
+    def _retryable(self, exc: BaseException, idempotent: bool) -> bool:
+        if isinstance(exc, TransportError):
+            return idempotent or not exc.sent
+        if not isinstance(exc, ApiError) or exc.remote is None:
+            return False
+        err_type = exc.remote.get("type")
+        if idempotent:
+            return err_type in self.integration.errors.retry_types
+        return err_type in self.integration.errors.rate_limit_types  # refused, so not processed
+
+
+def _refused(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never made (so nothing was sent)."""
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, NewConnectionError | ConnectionRefusedError)
+
+
+def _seconds(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

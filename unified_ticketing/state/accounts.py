@@ -10,7 +10,7 @@ import time
 import uuid
 
 
-def _key(account_id: str) -> str:
+def key(account_id: str) -> str:
     return f"ut:{{acct:{account_id}}}:account"
 
 
@@ -19,16 +19,16 @@ def create(r, fernet, tenant: str, integration: str, api_version: str, credentia
     record = {
         "id": account_id, "tenant": tenant, "integration": integration, "api_version": api_version,
         "auth_type": credentials["type"], "status": "active",
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "info": json.dumps(info),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "info": json.dumps(info), "rev": "0",
         "credentials": fernet.encrypt(json.dumps(credentials).encode()).decode(),
     }
-    r.hset(_key(account_id), mapping=record)
+    r.hset(key(account_id), mapping=record)
     r.sadd(f"ut:tenant:{tenant}:accounts", account_id)
     return public(record)
 
 
 def get(r, account_id: str) -> dict | None:
-    record = r.hgetall(_key(account_id)) if account_id else None
+    record = r.hgetall(key(account_id)) if account_id else None
     return record or None
 
 
@@ -36,12 +36,12 @@ def list_for(r, tenant: str) -> list[dict]:
     ids = sorted(r.smembers(f"ut:tenant:{tenant}:accounts"))
     pipe = r.pipeline()
     for account_id in ids:
-        pipe.hgetall(_key(account_id))
+        pipe.hgetall(key(account_id))
     return [public(rec) for rec in pipe.execute() if rec]
 
 
 def delete(r, account: dict) -> None:
-    r.delete(_key(account["id"]))
+    r.delete(key(account["id"]))
     r.srem(f"ut:tenant:{account['tenant']}:accounts", account["id"])
 
 
