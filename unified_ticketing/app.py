@@ -54,8 +54,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["unified"] = svc
 
     errors.init_app(app)
-    from .api import admin, docs, integrated_accounts, unified
+    from .api import admin, connect, docs, integrated_accounts, proxy, unified
 
-    for bp in (admin.bp, integrated_accounts.bp, unified.bp, docs.bp):
+    for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, unified.bp, docs.bp):
         app.register_blueprint(bp)
     return app

@@ -76,7 +76,7 @@ def _check_operation(operation, service: str, api_key: str, account: str) -> Non
         if case.query and "integrated_account_id" in case.query:
             case.query["integrated_account_id"] = account
         response = case.call(base_url=service, headers={"Authorization": f"Bearer {api_key}"})
-        assert response.status_code < 500 or response.status_code in (501, 502, 504), response.text
+        assert response.status_code != 500, response.text  # 501-504 are honest answers (unsupported, upstream, config)
         # Opaque cursors (and filters sent with one) are 400 by design, which the schema cannot express.
         case.validate_response(response, excluded_checks=[positive_data_acceptance])
         unified = operation.path.startswith("/unified/")

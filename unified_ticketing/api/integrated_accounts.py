@@ -13,20 +13,29 @@ bp = Blueprint("integrated_accounts", __name__)
 def create():
     tenant = require_tenant()
     body = load_body(IntegratedAccountCreate())
-    svc = services()
-    engine = svc.engines.get(body["integration"])
-    if engine is None:
-        raise bad_request(f"integration: unknown integration '{body['integration']}'; available: "
-                          f"{', '.join(sorted(svc.engines))}", "integration")
-    integration = engine.integration
-    version = body.get("api_version", integration.default_version)
-    if version not in integration.versions:
-        raise bad_request(f"api_version: {integration.title} supports {', '.join(integration.versions)}",
-                          "api_version")
+    engine = engine_for(body["integration"])
     creds = dict(body["credentials"])
     if "expires_at" in creds:
         creds["expires_at"] = creds["expires_at"].isoformat()
-    auth_type = creds.pop("type")
+    return connect(tenant, engine, body.get("api_version"), creds.pop("type"), creds, info={}), 201
+
+
+def engine_for(name: str):
+    svc = services()
+    engine = svc.engines.get(name)
+    if engine is None:
+        raise bad_request(f"integration: unknown integration '{name}'; available: {', '.join(sorted(svc.engines))}",
+                          "integration")
+    return engine
+
+
+def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dict, info: dict) -> dict:
+    """Check credentials against the helpdesk, then store the account (credentials encrypted)."""
+    integration = engine.integration
+    version = version or integration.default_version
+    if version not in integration.versions:
+        raise bad_request(f"api_version: {integration.title} supports {', '.join(integration.versions)}",
+                          "api_version")
     verify = integration.verify
     try:
         engine.upstream.call(version, auth_type, creds, verify.api, verify.action, verify.body(None))
@@ -36,9 +45,9 @@ def create():
                            f"{err.remote.get('message') if err.remote else err.message}", param="credentials",
                            remote=err.remote) from None
         raise
-    record = accounts.create(svc.redis, svc.fernet, tenant, integration.name, version,
-                             {"type": auth_type, **creds}, info={})
-    return record, 201
+    svc = services()
+    return accounts.create(svc.redis, svc.fernet, tenant, integration.name, version, {"type": auth_type, **creds},
+                           info=info)
 
 
 @bp.get("/integrated-accounts")

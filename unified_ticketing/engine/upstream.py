@@ -102,6 +102,23 @@ class Upstream:
         raise ApiError(502, "token_refresh_failed", f"{self.integration.title} refused the token refresh: "
                        f"{answer.get('error')}: {answer.get('error_description')}")
 
+    def exchange_code(self, code: str, redirect_uri: str, verifier: str) -> dict:
+        """The OAuth authorization_code grant (with the PKCE verifier)."""
+        oauth = self.integration.oauth
+        try:
+            resp = self.session.post(self.accounts_url + oauth.token_path, timeout=self.timeout, verify=self.verify,
+                                     data={"grant_type": "authorization_code", "code": code,
+                                           "client_id": self.client_id, "client_secret": self.client_secret,
+                                           "redirect_uri": redirect_uri, "code_verifier": verifier})
+            answer = resp.json()
+        except (requests.RequestException, ValueError):
+            raise ApiError(502, "token_exchange_failed", f"{self.integration.title}'s accounts host did not answer "
+                           "the code exchange; start the connection again") from None
+        if resp.status_code != 200 or not answer.get("access_token"):
+            raise ApiError(400, "token_exchange_failed", f"{self.integration.title} refused the authorization code "
+                           f"({answer.get('error')}: {answer.get('error_description')}); start the connection again")
+        return answer
+
     # --- calls --------------------------------------------------------------------------------
     def call(self, version: str, auth_type: str, credentials: dict, api: str, action: str, body: dict,
              *, idempotent: bool = True, files: dict | None = None, account_id: str | None = None) -> dict:
@@ -117,12 +134,12 @@ class Upstream:
         return data
 
     def send(self, method: str, url: str, action: str, auth_type: str, credentials: dict, payload: dict, *,
-             idempotent: bool, account_id: str | None, passthrough: bool = False):
+             idempotent: bool, account_id: str | None, passthrough: bool = False, extra_headers: dict | None = None):
         """(response, decoded body) after pacing, refresh and retries; `passthrough` returns upstream
         errors as responses instead of raising them (the proxy)."""
         credentials, scope = self._account(account_id, auth_type, credentials)
         policy = self.integration.retry
-        state = {"credentials": credentials, "refreshed": False}
+        state = {"credentials": credentials, "refreshed": False, "extra_headers": extra_headers or {}}
         retrying = Retrying(
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
             wait=wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait,
@@ -139,7 +156,8 @@ class Upstream:
         while True:
             if self.limiter is not None:
                 self.limiter.acquire(scope, self.rate, self.burst)
-            resp, data = self._once(method, url, action, auth_type, state["credentials"], payload)
+            resp, data = self._once(method, url, action, auth_type, state["credentials"], payload,
+                                    state["extra_headers"])
             err = self._error(action, resp, data)
             if err is None:
                 return resp, data
@@ -156,14 +174,14 @@ class Upstream:
                 return resp, data
             raise err
 
-    def _once(self, method, url, action, auth_type, credentials, payload):
+    def _once(self, method, url, action, auth_type, credentials, payload, extra_headers):
         for f in (payload.get("files") or {}).values():
             if hasattr(f[1], "seek"):
                 f[1].seek(0)
         title = self.integration.title
         try:
             resp = self.session.request(method, url, timeout=self.timeout, verify=self.verify,
-                                        headers=self.headers(auth_type, credentials), **payload)
+                                        headers={**extra_headers, **self.headers(auth_type, credentials)}, **payload)
         except requests.ConnectTimeout:
             raise TransportError(504, "upstream_timeout", f"{title} did not accept a connection in "
                                  f"{self.timeout:g} s", sent=False) from None

@@ -62,3 +62,11 @@ def first_error(messages, prefix: str = "") -> tuple[str, str]:
         return first_error(messages[0], prefix)
     text = messages[0] if isinstance(messages, list) else str(messages)
     return prefix, text
+
+
+class LinkTokenCreate(Schema):
+    class Meta:
+        unknown = RAISE
+
+    integration = fields.String(required=True)
+    expires_in = fields.Integer(validate=validate.Range(min=60, max=7 * 24 * 3600))

@@ -1,0 +1,128 @@
+"""OAuth connect: `/connect/<integration>` sends the user to the helpdesk's authorize page (state +
+PKCE); `/oauth/<integration>/callback` exchanges the code and creates the integrated account.
+
+A tenant starts the flow with its API key, or hands its end user a short-lived signed link made
+by `POST /link-tokens` (so the API key never reaches a browser).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, current_app, redirect, request
+
+from ..errors import ApiError, bad_request
+from ..state import oauth_flows
+from ..state.secrets import signer
+from .common import load_body, require_tenant, services
+from .integrated_accounts import connect, engine_for
+
+bp = Blueprint("connect", __name__)
+LINK_TTL = 3600
+
+
+def _sign_link(payload: dict) -> str:
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    sig = signer(current_app.config["SECRET_KEY"] + ":links")(raw)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "." + sig
+
+
+def _open_link(token: str) -> dict:
+    try:
+        body, sig = token.rsplit(".", 1)
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        ok = secrets.compare_digest(signer(current_app.config["SECRET_KEY"] + ":links")(raw), sig)
+        data = json.loads(raw) if ok else None
+    except (ValueError, TypeError):
+        data = None
+    if not data:
+        raise ApiError(401, "unauthorized", "link_token is not valid; create a new one with POST /link-tokens")
+    if data["exp"] < time.time():
+        raise ApiError(401, "unauthorized", "link_token has expired; create a new one with POST /link-tokens")
+    return data
+
+
+def _redirect_uri(value: str | None) -> str:
+    parts = urlsplit(value or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise bad_request("redirect_uri must be an absolute http(s) URL to send the user back to", "redirect_uri")
+    return value
+
+
+@bp.post("/link-tokens")
+def create_link_token():
+    from ..schemas.requests import LinkTokenCreate
+
+    tenant = require_tenant()
+    body = load_body(LinkTokenCreate())
+    engine_for(body["integration"])
+    expires = int(time.time()) + body.get("expires_in", LINK_TTL)
+    token = _sign_link({"t": tenant, "i": body["integration"], "exp": expires})
+    url = f"{current_app.config['PUBLIC_URL']}/connect/{body['integration']}?" + urlencode({"link_token": token})
+    expires_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
+    return {"link_token": token, "url": url, "expires_at": expires_at}, 201
+
+
+@bp.get("/connect/<integration>")
+def start(integration: str):
+    if request.args.get("link_token"):
+        link = _open_link(request.args["link_token"])
+        if link["i"] != integration:
+            raise bad_request(f"this link is for {link['i']}, not {integration}", "link_token")
+        tenant = link["t"]
+    else:
+        tenant = require_tenant()
+    engine = engine_for(integration)
+    oauth = engine.integration.oauth
+    if oauth is None:
+        raise bad_request(f"{engine.integration.title} does not connect through OAuth", "integration")
+    if not engine.upstream.client_id:
+        raise ApiError(503, "oauth_not_configured", f"Set {oauth.client_id_env} and {oauth.client_secret_env} to "
+                       f"connect {engine.integration.title} accounts through OAuth")
+    version = request.args.get("api_version") or engine.integration.default_version
+    if version not in engine.integration.versions:
+        raise bad_request(f"api_version: {engine.integration.title} supports {', '.join(engine.integration.versions)}",
+                          "api_version")
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    state = oauth_flows.begin(services().redis, {
+        "tenant": tenant, "integration": integration, "redirect_uri": _redirect_uri(request.args.get("redirect_uri")),
+        "verifier": verifier, "api_version": version, "client_state": request.args.get("state")})
+    query = {"response_type": "code", "client_id": engine.upstream.client_id, "redirect_uri": _callback(integration),
+             "state": state, "code_challenge": challenge, "code_challenge_method": "S256"}
+    return redirect(f"{engine.upstream.accounts_url}{oauth.authorize_path}?{urlencode(query)}")
+
+
+def _callback(integration: str) -> str:
+    return f"{current_app.config['PUBLIC_URL']}/oauth/{integration}/callback"
+
+
+@bp.get("/oauth/<integration>/callback")
+def callback(integration: str):
+    flow = oauth_flows.finish(services().redis, request.args.get("state", ""))
+    if flow is None or flow["integration"] != integration:
+        raise bad_request("state is unknown, expired or already used; start again at /connect/" + integration,
+                          "state")
+    back = {"state": flow["client_state"]} if flow.get("client_state") else {}
+    if request.args.get("error"):
+        return redirect(_with(flow["redirect_uri"], {**back, "error": request.args["error"]}))
+    code = request.args.get("code")
+    if not code:
+        raise bad_request("code is missing from the callback", "code")
+    engine = engine_for(integration)
+    answer = engine.upstream.exchange_code(code, _callback(integration), flow["verifier"])
+    creds = {"access_token": answer["access_token"], "refresh_token": answer.get("refresh_token"),
+             "expires_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
+                                         time.gmtime(time.time() + float(answer.get("expires_in", 3600))))}
+    license_field = engine.integration.oauth.license_field
+    info = {"license": answer[license_field]} if license_field and answer.get(license_field) else {}
+    account = connect(flow["tenant"], engine, flow["api_version"], "oauth2", creds, info)
+    return redirect(_with(flow["redirect_uri"], {**back, "integrated_account_id": account["id"]}))
+
+
+def _with(url: str, params: dict) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)

@@ -1,0 +1,49 @@
+"""Proxy passthrough: `/proxy/<integration>/<path>` forwards a raw call to the helpdesk's API with the
+account's credentials injected and the same refresh, pacing and retry handling as unified calls.
+
+Only paths the integration file allows are forwarded (never the accounts host, which would echo
+tokens back), and the stored credentials are never part of the answer.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, request
+
+from ..errors import ApiError, bad_request
+from ..state import accounts
+from .common import require_tenant, services
+from .integrated_accounts import engine_for, owned_account
+
+bp = Blueprint("proxy", __name__)
+FORWARDED_HEADERS = ("Content-Type", "Retry-After", "Legacy", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                     "X-RateLimit-Reset")
+
+
+@bp.route("/proxy/<integration>/<path:path>", methods=["GET", "POST"])
+def forward(integration: str, path: str):
+    tenant = require_tenant()
+    engine = engine_for(integration)
+    allowed = engine.integration.proxy.post if request.method == "POST" else engine.integration.proxy.get
+    if not any(re.fullmatch(pattern, path) for pattern in allowed):
+        raise ApiError(403, "path_not_allowed", f"The proxy does not forward {request.method} /{path} to "
+                       f"{engine.integration.title}; allowed: {', '.join(allowed) or 'nothing'}", param="path")
+    account_id = request.args.get("integrated_account_id")
+    if not account_id:
+        raise bad_request("integrated_account_id is required", "integrated_account_id")
+    record = owned_account(account_id, tenant)
+    if record["integration"] != integration:
+        raise bad_request(f"integrated account {account_id} is a {record['integration']} account", "integration")
+    upstream = engine.upstream
+    creds = {k: v for k, v in accounts.credentials(services().fernet, record).items() if k != "type"}
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "integrated_account_id"]
+    payload = {"params": query}
+    extra = {}
+    if request.method == "POST":
+        payload["data"] = request.get_data()
+        extra["Content-Type"] = request.headers.get("Content-Type", "application/json")
+    resp, _ = upstream.send(request.method, f"{upstream.base_url}/{path}", path, record["auth_type"], creds, payload,
+                            idempotent=request.method == "GET", account_id=account_id, passthrough=True,
+                            extra_headers=extra)
+    headers = {h: resp.headers[h] for h in FORWARDED_HEADERS if h in resp.headers}
+    return Response(resp.content, status=resp.status_code, headers=headers)
