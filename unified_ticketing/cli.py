@@ -121,11 +121,13 @@ def cmd_dev(args) -> int:
     sandbox_ready.wait(120)
     base = sandbox_base["url"]
     print(f"LiveChat sandbox: {base} ({args.chats} chats)", flush=True)
-    app = create_app({"REDIS_URL": url, "UPSTREAM_ENV": {"LIVECHAT_API_URL": base, "LIVECHAT_ACCOUNTS_URL": base},
-                      "UPSTREAM_VERIFY_TLS": False})
+    creds = requests.get(f"{base}/_sandbox/credentials", timeout=10, verify=False).json()
+    env = {**os.environ, "LIVECHAT_API_URL": base, "LIVECHAT_ACCOUNTS_URL": base,
+           "LIVECHAT_CLIENT_ID": creds["client_id"], "LIVECHAT_CLIENT_SECRET": creds["client_secret"]}
+    app = create_app({"REDIS_URL": url, "UPSTREAM_ENV": env, "UPSTREAM_VERIFY_TLS": False,
+                      "PUBLIC_URL": f"http://{args.service_host}:{args.service_port}"})
     svc = app.extensions["unified"]
     api_key = create_api_key(svc.redis, "demo")
-    creds = requests.get(f"{base}/_sandbox/credentials", timeout=10, verify=False).json()
 
     def on_service(service: str) -> None:
         account = requests.post(f"{service}/integrated-accounts", headers={"Authorization": f"Bearer {api_key}"},
