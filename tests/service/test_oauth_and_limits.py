@@ -176,12 +176,15 @@ def workers(oauth_sandbox, redis_server_url):
     proc = subprocess.Popen([sys.executable, "-m", "unified_ticketing.cli", "serve", "--port", str(port),
                              "--workers", "4"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(200):
+    deadline = time.monotonic() + 90  # four workers each load the app; slow on a busy 2-core machine
+    while True:
         try:
-            requests.get(base + "/openapi.yaml", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
+            if requests.get(base + "/openapi.yaml", timeout=5).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline and proc.poll() is None, "gunicorn did not start"
+        time.sleep(0.2)
     yield base
     proc.terminate()
     proc.wait(timeout=30)
