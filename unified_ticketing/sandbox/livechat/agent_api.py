@@ -9,7 +9,7 @@ from . import clock
 from .errors import LiveChatError, not_found, validation
 from .filters import archive_predicate, range_filter
 from .methods import Call, method
-from .paging import page, parse_query
+from .paging import page, parse_query, with_page_ids
 from .seed import make_id
 from .state import Chat, Store, Thread, public_customer
 
@@ -192,11 +192,7 @@ def list_chats(call: Call):
     key = ("list_chats", repr(sorted(f.items())))
     total = store.cached_count(key, lambda: sum(1 for c in store.chats_sorted if matches(c)))
     out = {"chats_summary": [chat_summary(store, c) for c in found], "found_chats": total}
-    if next_id:
-        out["next_page_id"] = next_id
-    if prev_id:
-        out["previous_page_id"] = prev_id
-    return out
+    return with_page_ids(out, next_id, prev_id)
 
 
 @method("agent", "list_archives", scopes=CHATS_RO)
@@ -211,11 +207,7 @@ def list_archives(call: Call):
     else:
         total = len(store.threads_sorted)
     out = {"chats": [archive_entry(store, t) for t in found], "found_chats": total}
-    if next_id:
-        out["next_page_id"] = next_id
-    if prev_id:
-        out["previous_page_id"] = prev_id
-    return out
+    return with_page_ids(out, next_id, prev_id)
 
 
 @method("agent", "list_threads", scopes=CHATS_RO)
@@ -258,11 +250,7 @@ def list_threads(call: Call):
     found, next_id, prev_id = page(chat.threads, lambda t: t.sort_key, matches, q, "list_threads")
     out = {"threads": [store.thread_json(t) for t in found],
            "found_threads": sum(1 for t in chat.threads if matches(t))}
-    if next_id:
-        out["next_page_id"] = next_id
-    if prev_id:
-        out["previous_page_id"] = prev_id
-    return out
+    return with_page_ids(out, next_id, prev_id)
 
 
 @method("agent", "get_chat", scopes=CHATS_RO)
@@ -509,11 +497,7 @@ def list_customers(call: Call):
     total = store.cached_count(("list_customers", repr(sorted(q.filters.items()))),
                                lambda: sum(1 for c in store.customers_sorted if pred(c)))
     out = {"customers": [public_customer(c) for c in found], "total_customers": total}
-    if next_id:
-        out["next_page_id"] = next_id
-    if prev_id:
-        out["previous_page_id"] = prev_id
-    return out
+    return with_page_ids(out, next_id, prev_id)
 
 
 @method("agent", "get_customer", scopes=("customers:ro",))

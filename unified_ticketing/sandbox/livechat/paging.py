@@ -91,3 +91,12 @@ def page(items: list, key, predicate, query: Query, kind: str) -> tuple[list, st
     next_id = encode(query, kind, list(key(found[-1])), "next") if has_next and found else None
     prev_id = encode(query, kind, list(key(found[0])), "prev") if has_prev and found else None
     return found, next_id, prev_id
+
+
+def with_page_ids(out: dict, next_id: str | None, prev_id: str | None) -> dict:
+    """A list answer with `next_page_id` / `previous_page_id` only where such a page exists."""
+    if next_id:
+        out["next_page_id"] = next_id
+    if prev_id:
+        out["previous_page_id"] = prev_id
+    return out
