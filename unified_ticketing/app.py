@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 from flask import Flask
 
 from . import config as settings
 from . import errors
+from .engine.events import load_events
 from .engine.executor import Engine
 from .engine.loader import load_all
 from .engine.upstream import Upstream
@@ -22,6 +24,7 @@ class Services:
     fernet: object
     traversals: Traversals
     engines: dict[str, Engine] = field(default_factory=dict)
+    events: dict = field(default_factory=dict)  # integration -> EventMapping
     embedded_redis: object = None
 
     def tenant_for(self, api_key: str) -> str | None:
@@ -51,11 +54,14 @@ def create_app(overrides: dict | None = None) -> Flask:
                             app.config["UPSTREAM_VERIFY_TLS"], redis=client, fernet=svc.fernet,
                             refresh_margin=app.config["REFRESH_MARGIN"], wait_budget=app.config["RATE_LIMIT_WAIT"])
         svc.engines[name] = Engine(integration, upstream, traversals)
+        events = load_events(Path(app.config["MAPPINGS_DIR"]) / name)
+        if events is not None:
+            svc.events[name] = events
     app.extensions["unified"] = svc
 
     errors.init_app(app)
-    from .api import admin, connect, docs, integrated_accounts, proxy, unified
+    from .api import admin, connect, docs, integrated_accounts, proxy, unified, webhooks
 
-    for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, unified.bp, docs.bp):
+    for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, webhooks.bp, unified.bp, docs.bp):
         app.register_blueprint(bp)
     return app

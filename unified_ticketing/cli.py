@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+import time
 
 
 def _sandbox_parser(sub) -> None:
@@ -149,6 +150,48 @@ def cmd_dev(args) -> int:
     return 0
 
 
+def cmd_worker(args) -> int:
+    """Process stored webhooks and deliver unified events until stopped."""
+    import threading
+
+    from .app import create_app
+    from .worker import Worker
+
+    app = create_app()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    threads = [threading.Thread(target=Worker(app, f"{args.name}-{i}").run, args=(stop,), daemon=True)
+               for i in range(args.threads)]
+    for t in threads:
+        t.start()
+    print(f"unified-ticketing worker: {args.threads} thread(s); Ctrl-C to stop", flush=True)
+    try:
+        while any(t.is_alive() for t in threads):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def cmd_webhooks(args) -> int:
+    """Register (again) the service's webhook receiver for one account."""
+    from .api.webhooks import register_account_webhooks
+    from .app import create_app
+    from .state import accounts
+
+    app = create_app()
+    svc = app.extensions["unified"]
+    record = accounts.get(svc.redis, args.account)
+    if record is None:
+        print(f"no integrated account {args.account}", file=sys.stderr)
+        return 1
+    with app.test_request_context():
+        note = register_account_webhooks(svc.engines[record["integration"]], record,
+                                         svc.events[record["integration"]])
+    print(note["webhooks"])
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="unified-ticketing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,10 +212,18 @@ def main(argv=None) -> int:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_create = keys_sub.add_parser("create", help="create an API key for a tenant and print it once")
     keys_create.add_argument("--tenant", required=True)
+    worker = sub.add_parser("worker", help="process incoming webhooks and deliver unified events")
+    worker.add_argument("--threads", type=int, default=2)
+    worker.add_argument("--name", default=f"worker-{os.getpid()}")
+    hooks = sub.add_parser("webhooks", help="manage helpdesk webhook registrations")
+    hooks_sub = hooks.add_subparsers(dest="hooks_command", required=True)
+    sync = hooks_sub.add_parser("sync", help="register this service's receiver for an account's actions")
+    sync.add_argument("account")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    commands = {"sandbox": cmd_sandbox, "dev": cmd_dev, "serve": cmd_serve, "api-keys": cmd_api_keys}
+    commands = {"sandbox": cmd_sandbox, "dev": cmd_dev, "serve": cmd_serve, "api-keys": cmd_api_keys,
+                "worker": cmd_worker, "webhooks": cmd_webhooks}
     return commands[args.command](args)
 
 

@@ -25,6 +25,14 @@ def from_env() -> dict:
         "REFRESH_MARGIN": float(env.get("UNIFIED_REFRESH_MARGIN", "300")),
         "RATE_LIMIT_WAIT": float(env.get("UNIFIED_RATE_LIMIT_WAIT", "10")),
         "PUBLIC_URL": env.get("UNIFIED_PUBLIC_URL", "http://127.0.0.1:8000"),
+        # Register the receiver with the helpdesk when an account connects (needs a reachable public URL).
+        "WEBHOOKS_REGISTER": "UNIFIED_PUBLIC_URL" in env,
+        "ALLOW_PRIVATE_WEBHOOKS": env.get("UNIFIED_ALLOW_PRIVATE_WEBHOOKS", "false").lower() == "true"
+        or env.get("UNIFIED_ENV", "development") != "production",
+        "WEBHOOK_BACKOFF_BASE": float(env.get("UNIFIED_WEBHOOK_BACKOFF", "1")),
+        "WEBHOOK_MAX_AGE": float(env.get("UNIFIED_WEBHOOK_MAX_AGE", str(24 * 3600))),
+        "WEBHOOK_TIMEOUT": float(env.get("UNIFIED_WEBHOOK_TIMEOUT", "10")),
+        "WEBHOOK_LOCK_SECONDS": float(env.get("UNIFIED_WEBHOOK_LOCK_SECONDS", "30")),
     }
 
 

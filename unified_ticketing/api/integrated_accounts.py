@@ -1,5 +1,7 @@
 """Integrated accounts: a tenant's connections to helpdesk accounts. Another tenant's account is a 404."""
-from flask import Blueprint
+import json
+
+from flask import Blueprint, current_app
 
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import IntegratedAccountCreate
@@ -46,8 +48,19 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
                            remote=err.remote) from None
         raise
     svc = services()
-    return accounts.create(svc.redis, svc.fernet, tenant, integration.name, version, {"type": auth_type, **creds},
-                           info=info)
+    account = accounts.create(svc.redis, svc.fernet, tenant, integration.name, version, {"type": auth_type, **creds},
+                              info=info)
+    mapping = svc.events.get(integration.name)
+    if mapping is not None and current_app.config["WEBHOOKS_REGISTER"]:
+        from .webhooks import register_account_webhooks
+
+        try:
+            note = register_account_webhooks(engine, accounts.get(svc.redis, account["id"]), mapping)
+        except ApiError as err:
+            note = {"webhooks": f"not registered: {err.message}; run 'unified-ticketing webhooks sync'"}
+        svc.redis.hset(accounts.key(account["id"]), "info", json.dumps({**info, **note}))
+        account = accounts.public(accounts.get(svc.redis, account["id"]))
+    return account
 
 
 @bp.get("/integrated-accounts")
@@ -72,5 +85,10 @@ def show(account_id: str):
 @bp.delete("/integrated-accounts/<account_id>")
 def delete(account_id: str):
     record = owned_account(account_id, require_tenant())
-    accounts.delete(services().redis, record)
+    svc = services()
+    if record.get("webhook_ids"):
+        from .webhooks import unregister_account_webhooks
+
+        unregister_account_webhooks(svc.engines[record["integration"]], record, svc.events.get(record["integration"]))
+    accounts.delete(svc.redis, record)
     return "", 204

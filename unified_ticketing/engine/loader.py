@@ -247,7 +247,7 @@ def load_integration(folder: Path) -> Integration:
         **_policies(f, d),
     )
     for path in sorted(folder.glob("*.yaml")):
-        if path.name == "integration.yaml":
+        if path.name in ("integration.yaml", "events.yaml"):  # events.yaml: see events.py
             continue
         resource, _, method = path.stem.partition(".")
         if resource not in RESOURCES or method not in METHODS:

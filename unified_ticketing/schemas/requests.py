@@ -70,3 +70,11 @@ class LinkTokenCreate(Schema):
 
     integration = fields.String(required=True)
     expires_in = fields.Integer(validate=validate.Range(min=60, max=7 * 24 * 3600))
+
+
+class SubscriptionCreate(Schema):
+    class Meta:
+        unknown = RAISE
+
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    events = fields.List(fields.String(), required=True, validate=validate.Length(min=1))

@@ -1,0 +1,181 @@
+"""Webhooks in Redis: inbound deliveries (a stream read by a consumer group), tenants'
+subscriptions, and per-subscription outbound streams with delivery logs and a dead-letter list.
+
+Outbound order is kept per subscription: one worker at a time holds a subscription (a lock with
+a TTL) and always retries its oldest unacknowledged entry first; a worker that dies leaves its
+entry pending, and the next holder claims it (XAUTOCLAIM) after the lock expires.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+
+INBOUND = "ut:wh:in"
+PROCESSORS = "processors"
+DELIVERERS = "deliverers"
+DUE = "ut:wh:due"
+DEDUPE_TTL = 24 * 3600
+LOG_KEEP = 500
+
+
+def _sub(sub_id: str, part: str) -> str:
+    return f"ut:{{sub:{sub_id}}}:{part}"
+
+
+def ensure_groups(r) -> None:
+    try:
+        r.xgroup_create(INBOUND, PROCESSORS, id="0", mkstream=True)
+    except Exception as exc:  # BUSYGROUP: already there
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+# --- inbound ----------------------------------------------------------------------------------
+def accept(r, account_id: str, action: str, payload) -> bool:
+    """Persist an upstream delivery once; False when it was seen in the last 24 h (a retry)."""
+    digest = hashlib.sha256(json.dumps([action, payload], sort_keys=True).encode()).hexdigest()
+    if not r.set(f"ut:{{acct:{account_id}}}:wh-seen:{digest}", "1", nx=True, ex=DEDUPE_TTL):
+        return False
+    r.xadd(INBOUND, {"account": account_id, "action": action, "payload": json.dumps(payload), "key": digest})
+    return True
+
+
+def read_inbound(r, consumer: str, block_ms: int = 1000, claim_idle_ms: int = 30000) -> list:
+    """New inbound entries for this consumer, after claiming any a dead consumer left pending."""
+    claimed = r.xautoclaim(INBOUND, PROCESSORS, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=10)
+    entries = claimed[1] if claimed else []
+    if entries:
+        return entries
+    answer = r.xreadgroup(PROCESSORS, consumer, {INBOUND: ">"}, count=10, block=block_ms)
+    return answer[0][1] if answer else []
+
+
+def ack_inbound(r, entry_id: str) -> None:
+    r.xack(INBOUND, PROCESSORS, entry_id)
+
+
+# --- subscriptions ----------------------------------------------------------------------------
+def create_subscription(r, fernet, tenant: str, url: str, events: list[str]) -> tuple[dict, str]:
+    sub_id = secrets.token_hex(12)
+    secret = "whsec_" + secrets.token_urlsafe(32)
+    record = {"id": sub_id, "tenant": tenant, "url": url, "events": json.dumps(events),
+              "secret": fernet.encrypt(secret.encode()).decode(),
+              "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    r.hset(_sub(sub_id, "meta"), mapping=record)
+    r.sadd(f"ut:tenant:{tenant}:subs", sub_id)
+    try:
+        r.xgroup_create(_sub(sub_id, "out"), DELIVERERS, id="0", mkstream=True)
+    except Exception as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    return public_subscription(record), secret
+
+
+def subscription(r, sub_id: str) -> dict | None:
+    return r.hgetall(_sub(sub_id, "meta")) or None
+
+
+def subscriptions_of(r, tenant: str) -> list[dict]:
+    pipe = r.pipeline()
+    for sub_id in sorted(r.smembers(f"ut:tenant:{tenant}:subs")):
+        pipe.hgetall(_sub(sub_id, "meta"))
+    return [s for s in pipe.execute() if s]
+
+
+def delete_subscription(r, record: dict) -> None:
+    r.delete(_sub(record["id"], "meta"), _sub(record["id"], "out"), _sub(record["id"], "log"),
+             _sub(record["id"], "dead"))
+    r.srem(f"ut:tenant:{record['tenant']}:subs", record["id"])
+    r.zrem(DUE, record["id"])
+
+
+def public_subscription(record: dict) -> dict:
+    return {"id": record["id"], "url": record["url"], "events": json.loads(record["events"]),
+            "created_at": record["created_at"]}
+
+
+def subscription_secret(fernet, record: dict) -> str:
+    return fernet.decrypt(record["secret"].encode()).decode()
+
+
+# --- outbound ---------------------------------------------------------------------------------
+def enqueue(r, sub_id: str, delivery_id: str, body: str) -> bool:
+    """Queue one event for a subscription, once per delivery id (reprocessing adds nothing)."""
+    if not r.set(_sub(sub_id, f"enq:{delivery_id}"), "1", nx=True, ex=DEDUPE_TTL):
+        return False
+    r.xadd(_sub(sub_id, "out"), {"id": delivery_id, "body": body, "first": str(time.time())})
+    log(r, sub_id, delivery_id, {"state": "pending", "attempts": []}, new=True)
+    r.zadd(DUE, {sub_id: 0})
+    return True
+
+
+def due_subscriptions(r, limit: int = 20) -> list[str]:
+    return r.zrangebyscore(DUE, "-inf", int(time.time() * 1000), start=0, num=limit)
+
+
+def schedule(r, sub_id: str, at: float) -> None:
+    r.zadd(DUE, {sub_id: int(at * 1000)})
+
+
+def hold(r, sub_id: str, owner: str, ttl_ms: int) -> bool:
+    return bool(r.set(_sub(sub_id, "lock"), owner, nx=True, px=ttl_ms))
+
+
+def release(r, sub_id: str, owner: str) -> None:
+    if r.get(_sub(sub_id, "lock")) == owner:
+        r.delete(_sub(sub_id, "lock"))
+
+
+def next_entry(r, sub_id: str, consumer: str):
+    """The subscription's oldest unacknowledged entry (claimed from whoever held it), else the next new one."""
+    stream = _sub(sub_id, "out")
+    claimed = r.xautoclaim(stream, DELIVERERS, consumer, min_idle_time=0, start_id="0-0", count=1)
+    if claimed and claimed[1]:
+        return claimed[1][0]
+    answer = r.xreadgroup(DELIVERERS, consumer, {stream: ">"}, count=1)
+    return answer[0][1][0] if answer and answer[0][1] else None
+
+
+def done(r, sub_id: str, entry_id: str) -> None:
+    stream = _sub(sub_id, "out")
+    r.pipeline().xack(stream, DELIVERERS, entry_id).xdel(stream, entry_id).execute()
+
+
+def dead_letter(r, sub_id: str, entry: dict) -> None:
+    r.rpush(_sub(sub_id, "dead"), json.dumps(entry))
+
+
+def log(r, sub_id: str, delivery_id: str, record: dict, new: bool = False) -> None:
+    key = _sub(sub_id, "log")
+    r.hset(key, delivery_id, json.dumps(record))
+    if new:
+        r.rpush(_sub(sub_id, "log-order"), delivery_id)
+        if r.llen(_sub(sub_id, "log-order")) > LOG_KEEP:
+            r.hdel(key, r.lpop(_sub(sub_id, "log-order")))
+
+
+def read_log(r, sub_id: str, delivery_id: str) -> dict | None:
+    raw = r.hget(_sub(sub_id, "log"), delivery_id)
+    return json.loads(raw) if raw else None
+
+
+def deliveries(r, sub_id: str) -> list[dict]:
+    ids = r.lrange(_sub(sub_id, "log-order"), 0, -1)
+    values = r.hmget(_sub(sub_id, "log"), ids) if ids else []
+    return [{"id": i, **json.loads(v)} for i, v in zip(ids, values, strict=True) if v]
+
+
+def replay(r, sub_id: str, delivery_id: str, body: str) -> None:
+    """Send a delivery again (same id, so receivers can tell)."""
+    r.xadd(_sub(sub_id, "out"), {"id": delivery_id, "body": body, "first": str(time.time())})
+    r.zadd(DUE, {sub_id: 0})
+
+
+def store_body(r, sub_id: str, delivery_id: str, body: str) -> None:
+    r.set(_sub(sub_id, f"body:{delivery_id}"), body, ex=7 * 24 * 3600)
+
+
+def stored_body(r, sub_id: str, delivery_id: str) -> str | None:
+    return r.get(_sub(sub_id, f"body:{delivery_id}"))

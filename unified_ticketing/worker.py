@@ -1,0 +1,146 @@
+"""`unified-ticketing worker`: turns stored upstream webhooks into unified events and delivers them
+to tenants' subscriptions (signed, retried with backoff for up to 24 h, then dead-lettered)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+
+import requests
+
+from .engine.executor import Account, Options
+from .errors import ApiError
+from .schemas.ticketing import MODELS
+from .state import accounts
+from .state import webhooks as store
+
+log = logging.getLogger(__name__)
+
+
+def sign(secret: str, timestamp: int, body: str) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+class Worker:
+    def __init__(self, app, name: str | None = None):
+        self.app = app
+        self.svc = app.extensions["unified"]
+        self.r = self.svc.redis
+        self.name = name or f"worker-{secrets.token_hex(4)}"
+        self.http = requests.Session()
+        cfg = app.config
+        self.backoff = cfg["WEBHOOK_BACKOFF_BASE"]
+        self.max_age = cfg["WEBHOOK_MAX_AGE"]
+        self.timeout = cfg["WEBHOOK_TIMEOUT"]
+        self.lock_ms = int(cfg["WEBHOOK_LOCK_SECONDS"] * 1000)
+        store.ensure_groups(self.r)
+
+    # --- inbound → unified events -------------------------------------------------------------
+    def process_inbound(self, block_ms: int = 500) -> int:
+        entries = store.read_inbound(self.r, self.name, block_ms=block_ms,
+                                     claim_idle_ms=int(self.app.config["WEBHOOK_LOCK_SECONDS"] * 1000))
+        for entry_id, fields in entries:
+            try:
+                self._fan_out(fields)
+            except ApiError as err:  # the record could not be read back: keep it for a later try
+                log.warning("webhook %s not processed yet: %s", entry_id, err.message)
+                continue
+            store.ack_inbound(self.r, entry_id)
+        return len(entries)
+
+    def _fan_out(self, fields: dict) -> None:
+        record = accounts.get(self.r, fields["account"])
+        if record is None:
+            return  # the account was deleted since
+        engine = self.svc.engines[record["integration"]]
+        mapping = self.svc.events.get(record["integration"])
+        envelope = {"action": fields["action"], "payload": json.loads(fields["payload"])}
+        account = Account(record["id"], record["tenant"], record["api_version"], record["auth_type"],
+                          {k: v for k, v in accounts.credentials(self.svc.fernet, record).items() if k != "type"})
+        subs = store.subscriptions_of(self.r, record["tenant"])
+        for rule in mapping.actions.get(fields["action"], []) if mapping else []:
+            if rule.when is not None and not rule.when(envelope):
+                continue
+            if rule.item is not None:
+                raw = rule.item(envelope)
+                op = engine.operation(rule.resource, "get", account.version)
+                unified = {**MODELS[rule.resource].dump(op.record(raw, id=None, version=account.version)),
+                           "remote_data": op.remote_data(raw) if op.remote_data else raw}
+            else:
+                unified = engine.get(account, rule.resource, str(rule.fetch(envelope)), Options())
+            delivery_id = hashlib.sha256(f"{fields['key']}:{rule.event}".encode()).hexdigest()[:32]
+            body = json.dumps({"id": delivery_id, "event": rule.event, "integrated_account_id": record["id"],
+                               "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               "payload": unified}, separators=(",", ":"))
+            for sub in subs:
+                wanted = json.loads(sub["events"])
+                if rule.event in wanted or "*" in wanted:
+                    store.store_body(self.r, sub["id"], delivery_id, body)
+                    store.enqueue(self.r, sub["id"], delivery_id, body)
+
+    # --- delivery -----------------------------------------------------------------------------
+    def deliver_due(self) -> int:
+        sent = 0
+        for sub_id in store.due_subscriptions(self.r):
+            if not store.hold(self.r, sub_id, self.name, self.lock_ms):
+                continue
+            try:
+                sent += self._deliver_head(sub_id)
+            finally:
+                store.release(self.r, sub_id, self.name)
+        return sent
+
+    def _deliver_head(self, sub_id: str) -> int:
+        sub = store.subscription(self.r, sub_id)
+        if sub is None:
+            self.r.zrem(store.DUE, sub_id)
+            return 0
+        entry = store.next_entry(self.r, sub_id, self.name)
+        if entry is None:
+            store.schedule(self.r, sub_id, time.time() + 5)  # idle: look again now and then
+            return 0
+        entry_id, fields = entry
+        delivery_id, body = fields["id"], fields["body"]
+        state = store.read_log(self.r, sub_id, delivery_id) or {"state": "pending", "attempts": []}
+        ts = int(time.time())
+        try:
+            resp = self.http.post(sub["url"], data=body, timeout=self.timeout, allow_redirects=False, headers={
+                "Content-Type": "application/json", "X-Unified-Delivery-Id": delivery_id,
+                "X-Unified-Signature": sign(store.subscription_secret(self.svc.fernet, sub), ts, body)})
+            ok, outcome = 200 <= resp.status_code < 300, f"HTTP {resp.status_code}"
+        except requests.RequestException as exc:
+            ok, outcome = False, type(exc).__name__
+        state["attempts"].append({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)), "outcome": outcome})
+        if ok:
+            state["state"] = "delivered"
+            store.done(self.r, sub_id, entry_id)
+            store.schedule(self.r, sub_id, 0)
+        elif time.time() - float(fields["first"]) > self.max_age:
+            state["state"] = "dead"
+            store.dead_letter(self.r, sub_id, {"id": delivery_id, "body": body})
+            store.done(self.r, sub_id, entry_id)
+            store.schedule(self.r, sub_id, 0)
+        else:
+            wait = min(3600.0, self.backoff * 2 ** (len(state["attempts"]) - 1)) * random.uniform(1, 1.25)
+            state["state"] = "retrying"
+            state["next_attempt_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + wait))
+            store.schedule(self.r, sub_id, time.time() + wait)
+        store.log(self.r, sub_id, delivery_id, state)
+        return int(ok)
+
+    # --- loop -------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        log.info("%s started", self.name)
+        while not stop.is_set():
+            try:
+                self.process_inbound(block_ms=200)
+                self.deliver_due()
+            except Exception:
+                log.exception("worker loop error; continuing")
+                time.sleep(1)
