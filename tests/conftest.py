@@ -176,3 +176,19 @@ def sandbox_all(sandbox, method: str, items_key: str, body: dict, version: str =
         page_id = data.get("next_page_id")
         if not page_id:
             return out
+
+
+@pytest.fixture(scope="module")
+def writable_service(writable_sandbox, redis_server_url):
+    """The service over this module's writable sandbox: write tests never touch the shared `sandbox`."""
+    app, server, base = start_service(service_overrides(writable_sandbox, redis_server_url))
+    yield base
+    server.shutdown()
+    app.extensions["unified"].redis.close()
+
+
+@pytest.fixture(scope="module")
+def writer(writable_service, writable_sandbox):
+    """(client, integrated account id) of a tenant connected to the writable sandbox (v3.5)."""
+    client = new_tenant(writable_service, "writer")
+    return client, connect_pat(client, writable_sandbox)

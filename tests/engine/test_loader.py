@@ -99,3 +99,40 @@ def test_engine_names_no_helpdesk():
             text = py.read_text().lower()
             found = [w for w in words if w in text]
             assert not found, f"{py.name} mentions {found}"
+
+
+def test_write_operations_load_for_every_version():
+    livechat = load_all(DEFAULT_MAPPINGS)["livechat"]
+    for resource, method in [("tickets", "create"), ("tickets", "update"), ("comments", "create"),
+                             ("contacts", "create"), ("contacts", "update"), ("attachments", "create")]:
+        for version in livechat.versions:
+            op = livechat.operation(resource, method, version)
+            assert op is not None and (op.steps or op.unsupported), (resource, method, version)
+    assert livechat.operation("contacts", "create", "3.6").unsupported
+    assert livechat.operation("attachments", "create", "3.5").file_size_limit_bytes == 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize("file,old,new,match", [
+    ("comments.create.yaml", "    on_error:\n", "    on_eror:\n",
+     r"comments\.create\.yaml:\d+ \(steps\[0\] send\.on_eror\): unknown key"),
+    ("comments.create.yaml", "{run: resume}", "{run: reopen}", r"comments\.create\.yaml:\d+ .*no step with id reopen"),
+    ("comments.create.yaml", "{run: resume}", "retry", r"comments\.create\.yaml:\d+ .*expected ignore"),
+    ("comments.create.yaml", "action: send_event", "action: send_event\n      method: GET",
+     r"comments\.create\.yaml:\d+ \(steps\[0\] send\.request\.method\): unknown key"),
+    ("tickets.update.yaml", "  - id: close\n", "  - id: chat\n",
+     r"tickets\.update\.yaml:\d+ .*step id chat is used twice"),
+    ("tickets.update.yaml", "    set: |", "    request: {api: agent, action: x, body: '{}'}\n    set: |",
+     r"tickets\.update\.yaml:\d+ \(steps\[6\] plan\): a step has exactly one of"),
+    ("tickets.create.yaml", "  id: $steps.start.chat_id", "  id: $steps.start.chat_id[[",
+     r"tickets\.create\.yaml:\d+ \(result\.id\)"),
+    ("contacts.update.yaml", "status: 404", "status: 200",
+     r"contacts\.update\.yaml:\d+ .*expected an HTTP error status"),
+    ("attachments.create.yaml", "files: {file: file}", "", r"attachments\.create\.yaml:\d+ .*no step sends files"),
+])
+def test_a_broken_write_operation_fails_at_load_with_file_and_line(mappings_copy, file, old, new, match):
+    path = mappings_copy / "livechat" / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(MappingError, match=match):
+        load_all(mappings_copy)

@@ -9,9 +9,11 @@ from pathlib import Path
 import yaml
 
 from .expressions import Expression, MappingError, compile_expression
+from .steps import WriteOperation, parse_write_operation
 
 RESOURCES = ("tickets", "comments", "contacts", "attachments")
 METHODS = ("list", "get")
+WRITE_METHODS = ("create", "update")  # see steps.py
 FILTER_TYPES = ("string", "enum", "datetime")
 RANGE_OPS = ("gte", "lte", "gt", "lt")
 
@@ -186,9 +188,10 @@ class Integration:
     rate_limit: RateLimitPolicy | None = None
     oauth: OAuthPolicy | None = None
     proxy: ProxyPolicy = ProxyPolicy()
-    operations: dict[tuple[str, str, str], Operation] = field(default_factory=dict)  # (resource, method, version)
+    operations: dict[tuple[str, str, str], Operation | WriteOperation] = field(default_factory=dict)
+    # keyed (resource, method, version)
 
-    def operation(self, resource: str, method: str, version: str) -> Operation | None:
+    def operation(self, resource: str, method: str, version: str) -> Operation | WriteOperation | None:
         return self.operations.get((resource, method, version))
 
 
@@ -250,21 +253,31 @@ def load_integration(folder: Path) -> Integration:
         if path.name in ("integration.yaml", "events.yaml"):  # events.yaml: see events.py
             continue
         resource, _, method = path.stem.partition(".")
-        if resource not in RESOURCES or method not in METHODS:
+        if resource not in RESOURCES or method not in METHODS + WRITE_METHODS:
             raise MappingError(f"{folder.name}/{path.name}: expected <resource>.<method>.yaml with resource in "
-                               f"{', '.join(RESOURCES)} and method in {', '.join(METHODS)}")
+                               f"{', '.join(RESOURCES)} and method in {', '.join(METHODS + WRITE_METHODS)}")
         of = _File(path, root)
-        of.keys(of.data, "operation", {"request", "response", "filters", "versions"}, {"request", "response"})
-        base_op = _operation(of, folder, of.data, resource, method, "")
+        if method in WRITE_METHODS:
+            def build(node, prefix, of=of, resource=resource, method=method):
+                return parse_write_operation(of, node, resource, method, prefix, RESOURCES)
+        else:
+            of.keys(of.data, "operation", {"request", "response", "filters", "versions"}, {"request", "response"})
+
+            def build(node, prefix, of=of, resource=resource, method=method):
+                return _operation(of, folder, node, resource, method, prefix)
+        base_op = build(of.data, "")
         for version in integration.versions:
             integration.operations[(resource, method, version)] = base_op
         for version, override in (of.data.get("versions") or {}).items():
             if str(version) not in integration.versions:
                 raise MappingError(f"{of.where(of.data['versions'], version, 'versions')}: version {version} is not "
                                    f"in api_versions.supported")
-            of.keys(override, f"versions.{version}", {"request", "response", "filters"}, {"request", "response"})
-            integration.operations[(resource, method, str(version))] = _operation(
-                of, folder, override, resource, method, f"versions.{version}.")
+            if not isinstance(override, dict) or "versions" in override:
+                raise MappingError(f"{of.where(of.data['versions'], version, f'versions.{version}')}: expected the "
+                                   "operation's keys (without versions)")
+            if method not in WRITE_METHODS:
+                of.keys(override, f"versions.{version}", {"request", "response", "filters"}, {"request", "response"})
+            integration.operations[(resource, method, str(version))] = build(override, f"versions.{version}.")
     return integration
 
 

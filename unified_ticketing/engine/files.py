@@ -1,0 +1,65 @@
+"""Downloads: stream a file from the URL an attachment record names.
+
+Files usually live on the helpdesk's CDN, which needs no credentials; the account's credentials
+are sent only to the API's own origin, never to another host.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from ..errors import ApiError
+from .executor import Account
+from .upstream import Upstream
+
+CHUNK = 64 * 1024
+
+
+@dataclass
+class Download:
+    chunks: Iterator[bytes]
+    content_type: str
+    content_length: str | None
+    disposition: str
+
+
+def open_download(upstream: Upstream, account: Account, url, file_name: str | None,
+                  content_type: str | None) -> Download:
+    title = upstream.integration.title
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ApiError(502, "upstream_error", f"{title} gave this attachment no downloadable URL")
+    api = urlsplit(upstream.base_url)
+    same_origin = (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
+    headers = upstream.headers(account.auth_type, account.credentials) if same_origin else {}
+    try:
+        resp = upstream.session.get(url, stream=True, timeout=upstream.timeout, verify=upstream.verify,
+                                    headers=headers)
+    except requests.Timeout:
+        raise ApiError(504, "upstream_timeout", f"{title}'s file host did not answer in {upstream.timeout:g} s; "
+                       "retry later") from None
+    except requests.ConnectionError:
+        raise ApiError(502, "upstream_unreachable", f"{title}'s file host at {parts.netloc} could not be "
+                       "reached") from None
+    if resp.status_code >= 400:
+        resp.close()
+        if resp.status_code in (403, 404, 410):
+            raise ApiError(404, "not_found", f"The file of this attachment is no longer available from {title} "
+                           f"(HTTP {resp.status_code})", remote={"status": resp.status_code})
+        raise ApiError(502, "upstream_error", f"{title}'s file host answered HTTP {resp.status_code}",
+                       remote={"status": resp.status_code})
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from resp.iter_content(CHUNK)
+        finally:
+            resp.close()
+
+    name = file_name or parts.path.rsplit("/", 1)[-1] or "file"
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    return Download(chunks(), resp.headers.get("Content-Type") or content_type or "application/octet-stream",
+                    resp.headers.get("Content-Length"),
+                    f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}")
