@@ -192,6 +192,71 @@ def cmd_webhooks(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    """Stream every ticket (with its transcript) as NDJSON, with progress, resumable."""
+    import json as jsonlib
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from .app import create_app
+    from .engine.executor import account_from
+    from .engine.query import parse_datetime
+    from .errors import ApiError
+    from .export import export_tickets, ndjson
+    from .state import accounts
+
+    app = create_app()
+    svc = app.extensions["unified"]
+    record = accounts.get(svc.redis, args.account)
+    if record is None:
+        print(f"no integrated account {args.account}", file=sys.stderr)
+        return 1
+    state_file = Path(args.out + ".cursor") if args.out else None
+    cursor, done = None, 0
+    if args.resume:
+        if not state_file or not state_file.exists():
+            print("--resume needs --out FILE from an earlier, interrupted export", file=sys.stderr)
+            return 2
+        saved = jsonlib.loads(state_file.read_text())
+        cursor, done = saved["cursor"], saved["exported"]
+    try:
+        since = parse_datetime(args.since, "--since") if args.since else None
+    except ApiError as err:
+        print(err.message, file=sys.stderr)
+        return 2
+    engine = svc.engines[record["integration"]]
+    account = account_from(record, accounts.credentials(svc.fernet, record))
+    out = open(args.out, "a" if args.resume else "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    columns = (SpinnerColumn(), TextColumn("{task.completed} tickets"), TextColumn("{task.fields[rate]}/s"),
+               TimeElapsedColumn())
+    started = time.monotonic()
+    try:
+        with Progress(*columns, console=Console(stderr=True)) as progress:  # NDJSON may be on stdout
+            task = progress.add_task("export", total=None, completed=done, rate="-")
+            for records, next_cursor in export_tickets(engine, account, since=since, cursor=cursor,
+                                                       with_comments=args.with_comments,
+                                                       include_remote_data=args.include_remote_data):
+                out.write(ndjson(records))
+                out.flush()
+                done += len(records)
+                if state_file:
+                    state_file.write_text(jsonlib.dumps({"cursor": next_cursor, "exported": done}))
+                rate = done / max(time.monotonic() - started, 1e-6)
+                progress.update(task, completed=done, rate=f"{rate:.1f}")
+    except ApiError as err:
+        print(f"export stopped: {err.message}; run again with --resume to continue", file=sys.stderr)
+        return 1
+    finally:
+        if args.out:
+            out.close()
+    if state_file and state_file.exists():
+        state_file.unlink()
+    print(f"exported {done} tickets", file=sys.stderr)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="unified-ticketing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -215,6 +280,14 @@ def main(argv=None) -> int:
     worker = sub.add_parser("worker", help="process incoming webhooks and deliver unified events")
     worker.add_argument("--threads", type=int, default=2)
     worker.add_argument("--name", default=f"worker-{os.getpid()}")
+    exp = sub.add_parser("export", help="stream every ticket (with transcripts) as NDJSON")
+    exp.add_argument("--account", required=True, help="integrated account id")
+    exp.add_argument("--since", help="only tickets created at or after this ISO 8601 time")
+    exp.add_argument("--resource", choices=["tickets"], default="tickets")
+    exp.add_argument("--with-comments", action=argparse.BooleanOptionalAction, default=True)
+    exp.add_argument("--include-remote-data", action="store_true")
+    exp.add_argument("--out", help="file to write (default: standard output); enables --resume")
+    exp.add_argument("--resume", action="store_true", help="continue an interrupted export into --out")
     hooks = sub.add_parser("webhooks", help="manage helpdesk webhook registrations")
     hooks_sub = hooks.add_subparsers(dest="hooks_command", required=True)
     sync = hooks_sub.add_parser("sync", help="register this service's receiver for an account's actions")
@@ -223,7 +296,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     commands = {"sandbox": cmd_sandbox, "dev": cmd_dev, "serve": cmd_serve, "api-keys": cmd_api_keys,
-                "worker": cmd_worker, "webhooks": cmd_webhooks}
+                "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export}
     return commands[args.command](args)
 
 

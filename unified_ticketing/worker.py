@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from .engine.executor import Account, Options
+from .engine.executor import Options, account_from
 from .errors import ApiError
 from .schemas.ticketing import MODELS
 from .state import accounts
@@ -61,8 +61,7 @@ class Worker:
         engine = self.svc.engines[record["integration"]]
         mapping = self.svc.events.get(record["integration"])
         envelope = {"action": fields["action"], "payload": json.loads(fields["payload"])}
-        account = Account(record["id"], record["tenant"], record["api_version"], record["auth_type"],
-                          {k: v for k, v in accounts.credentials(self.svc.fernet, record).items() if k != "type"})
+        account = account_from(record, accounts.credentials(self.svc.fernet, record))
         subs = store.subscriptions_of(self.r, record["tenant"])
         for rule in mapping.actions.get(fields["action"], []) if mapping else []:
             if rule.when is not None and not rule.when(envelope):

@@ -29,6 +29,12 @@ class Account:
     credentials: dict
 
 
+def account_from(record: dict, credentials: dict) -> Account:
+    """The engine's view of a stored integrated account and its decrypted credentials."""
+    return Account(id=record["id"], tenant=record["tenant"], version=record["api_version"],
+                   auth_type=record["auth_type"], credentials={k: v for k, v in credentials.items() if k != "type"})
+
+
 @dataclass
 class Options:
     include_remote_data: bool = True
