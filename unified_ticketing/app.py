@@ -60,8 +60,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["unified"] = svc
 
     errors.init_app(app)
-    from .api import admin, connect, docs, export, integrated_accounts, proxy, unified, webhooks
+    from .api import admin, capabilities, connect, docs, export, integrated_accounts, proxy, unified, webhooks
 
-    for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, webhooks.bp, export.bp, unified.bp, docs.bp):
+    for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, webhooks.bp, export.bp, capabilities.bp,
+               unified.bp, docs.bp):
         app.register_blueprint(bp)
     return app

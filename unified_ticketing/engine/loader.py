@@ -11,7 +11,7 @@ import yaml
 from .expressions import Expression, MappingError, compile_expression
 from .steps import WriteOperation, parse_write_operation
 
-RESOURCES = ("tickets", "comments", "contacts", "attachments")
+RESOURCES = ("tickets", "comments", "contacts", "attachments", "users", "teams", "tags")
 METHODS = ("list", "get")
 WRITE_METHODS = ("create", "update")  # see steps.py
 FILTER_TYPES = ("string", "enum", "datetime")

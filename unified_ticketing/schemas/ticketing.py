@@ -94,4 +94,34 @@ class Attachment(_Model):
     created_at = fields.String(allow_none=True)
 
 
-MODELS = {"tickets": Ticket(), "comments": Comment(), "contacts": Contact(), "attachments": Attachment()}
+class User(_Model):
+    """An agent of the helpdesk (tickets name them in `assignees`)."""
+    id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+    job_title = fields.String(allow_none=True)
+    avatar_url = fields.String(allow_none=True)
+    status = fields.String(allow_none=True)
+    team_ids = fields.List(fields.String(), load_default=list)
+
+
+class Team(_Model):
+    """A group of users (tickets name theirs in `team_ids`)."""
+    id = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    language = fields.String(allow_none=True)
+    status = fields.String(allow_none=True)
+
+
+class TicketTag(_Model):
+    """A tag that tickets can carry (tickets name theirs in `tags`)."""
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    team_ids = fields.List(fields.String(), load_default=list)
+    created_by = fields.String(allow_none=True)
+    created_at = fields.String(allow_none=True)
+
+
+MODELS = {"tickets": Ticket(), "comments": Comment(), "contacts": Contact(), "attachments": Attachment(),
+          "users": User(), "teams": Team(), "tags": TicketTag()}

@@ -32,6 +32,14 @@ def list_groups(call: Call):
     return [dict(g) for g in call.store.groups]
 
 
+@method("configuration", "get_group", scopes=("groups--all:ro",))
+def get_group(call: Call):
+    group = next((g for g in call.store.groups if g["id"] == call.body.get("id")), None)
+    if group is None:
+        raise not_found("Group not found")
+    return dict(group)
+
+
 @method("configuration", "list_tags", scopes=("tags--all:ro",))
 def list_tags(call: Call):
     gids = (call.body.get("filters") or {}).get("group_ids")

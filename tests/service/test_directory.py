@@ -1,0 +1,63 @@
+"""Users, teams and tags, and what an integration says it supports."""
+from tests.conftest import lc_call, traverse
+
+
+def test_users_are_the_agents_and_tickets_link_to_them(tenant, account_id, sandbox):
+    agents = lc_call(sandbox, "list_agents", {"fields": ["groups"]}, api="configuration").json()
+    users = [u for p in traverse(tenant, "users", integrated_account_id=account_id, limit=4) for u in p]
+    assert [u["id"] for u in users] == [a["id"] for a in agents]
+    first = users[1]
+    assert first["email"] == first["id"] and first["name"] == agents[1]["name"]
+    assert first["team_ids"] == [str(g["id"]) for g in agents[1]["groups"]]
+    assert tenant.get(f"/unified/ticketing/users/{first['id']}", integrated_account_id=account_id).json() == first
+    ticket = tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, limit=1).json()["result"][0]
+    for assignee in ticket["assignees"]:
+        assert tenant.get(f"/unified/ticketing/users/{assignee['id']}",
+                          integrated_account_id=account_id).status_code == 200
+    by_team = tenant.get("/unified/ticketing/users", integrated_account_id=account_id, team_id="2").json()["result"]
+    assert by_team and all("2" in u["team_ids"] for u in by_team)
+
+
+def test_teams_and_tags_link_from_tickets(tenant, account_id, sandbox):
+    groups = lc_call(sandbox, "list_groups", {}, api="configuration").json()
+    teams = tenant.get("/unified/ticketing/teams", integrated_account_id=account_id).json()["result"]
+    assert [t["id"] for t in teams] == [str(g["id"]) for g in groups]
+    assert tenant.get("/unified/ticketing/teams/3", integrated_account_id=account_id).json()["name"] == "Billing"
+    assert tenant.get("/unified/ticketing/teams/99", integrated_account_id=account_id).status_code == 404
+    tags = [t for p in traverse(tenant, "tags", integrated_account_id=account_id, limit=5) for t in p]
+    names = [t["name"] for t in lc_call(sandbox, "list_tags", {}, api="configuration").json()]
+    assert [t["id"] for t in tags] == names
+    billing = tenant.get("/unified/ticketing/tags", integrated_account_id=account_id, team_id="3").json()["result"]
+    assert billing and all("3" in t["team_ids"] for t in billing)
+    tagged = tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, tag="refund",
+                        limit=5).json()["result"][0]
+    for tag in tagged["tags"]:
+        assert tenant.get(f"/unified/ticketing/tags/{tag['id']}", integrated_account_id=account_id).status_code == 200
+    for team in tagged["team_ids"]:
+        assert tenant.get(f"/unified/ticketing/teams/{team}", integrated_account_id=account_id).status_code == 200
+    assert tenant.get("/unified/ticketing/tags/no-such-tag", integrated_account_id=account_id).status_code == 404
+
+
+def test_capabilities_come_from_the_mapping_files(tenant):
+    caps = tenant.get("/integrations/livechat/capabilities").json()
+    v35, v36 = caps["api_versions"]["3.5"], caps["api_versions"]["3.6"]
+    assert set(v35) == {"tickets", "comments", "contacts", "attachments", "users", "teams", "tags"}
+    assert {"list", "get", "create", "update"} <= set(v35["tickets"]["methods"])
+    ticket_filters = {f["name"]: f for f in v35["tickets"]["filters"]}
+    assert ticket_filters["status"]["values"] == ["open", "closed"]
+    assert ticket_filters["created_at"]["applied"] == "by the helpdesk"
+    assert ticket_filters["contact_id"]["applied"] == "after mapping"
+    contact_filters = {f["name"]: f for f in v36["contacts"]["filters"]}
+    assert contact_filters["email"]["applied"] == "after mapping"  # v3.6 derives contacts from chats
+    assert caps["oauth"] is True and caps["webhooks"] is True
+    assert tenant.get("/integrations/zendesk/capabilities").status_code == 400
+
+
+def test_meta_describes_filters_and_fields(tenant):
+    meta = tenant.get("/unified/ticketing/tickets/meta/list").json()
+    assert meta["mapping_file"] == "mappings/livechat/tickets.list.yaml"
+    assert {f["name"] for f in meta["filters"]} >= {"status", "tag", "q", "created_at"}
+    assert {f["name"] for f in meta["fields"]} >= {"id", "status", "assignees", "tags", "remote_data"}
+    assert tenant.get("/unified/ticketing/users/meta/update").status_code == 404
+    assert tenant.get("/unified/ticketing/widgets/meta/list").status_code == 404
+    assert tenant.get("/unified/ticketing/tickets/meta/list", api_version="2").status_code == 400
