@@ -167,7 +167,7 @@ def test_a_write_whose_answer_was_lost_is_reconciled_not_repeated(impatient_serv
     ticket = open_chat(sb)
     body = {"ticket_id": ticket, "body": "Did this arrive?"}
     sb.admin("POST", "stats/reset")
-    sb.admin("POST", "config", json={"latency_ms": 1500})  # applied after the service stopped waiting
+    sb.admin("POST", "config", json={"latency_ms": 1000})  # applied after the service stopped waiting
     lost = post(client, account, "/unified/ticketing/comments", key="lost-1", json=body)
     err = error(lost, 504)
     assert err["type"] == "write_outcome_unknown"
