@@ -257,6 +257,23 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_mcp(args) -> int:
+    """An MCP server (stdio or streamable HTTP) over the unified API for one tenant and account."""
+    from .mcp_server import UnifiedApi, build_server
+
+    missing = [n for n, v in (("--api-key/UNIFIED_API_KEY", args.api_key), ("--account/UNIFIED_ACCOUNT_ID",
+                                                                            args.account)) if not v]
+    if missing:
+        print(f"missing {', '.join(missing)}", file=sys.stderr)
+        return 2
+    server = build_server(UnifiedApi(args.api_url, args.api_key, args.account), enable_writes=args.enable_writes)
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=args.host, port=args.port)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="unified-ticketing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -288,6 +305,14 @@ def main(argv=None) -> int:
     exp.add_argument("--include-remote-data", action="store_true")
     exp.add_argument("--out", help="file to write (default: standard output); enables --resume")
     exp.add_argument("--resume", action="store_true", help="continue an interrupted export into --out")
+    mcp = sub.add_parser("mcp", help="Model Context Protocol server over the unified API (for AI agents)")
+    mcp.add_argument("--api-url", default=os.environ.get("UNIFIED_API_URL", "http://127.0.0.1:8000"))
+    mcp.add_argument("--api-key", default=os.environ.get("UNIFIED_API_KEY"))
+    mcp.add_argument("--account", default=os.environ.get("UNIFIED_ACCOUNT_ID"), help="integrated account id")
+    mcp.add_argument("--enable-writes", action="store_true", help="allow sending replies, closing and tagging")
+    mcp.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    mcp.add_argument("--host", default="127.0.0.1")
+    mcp.add_argument("--port", type=int, default=8765)
     hooks = sub.add_parser("webhooks", help="manage helpdesk webhook registrations")
     hooks_sub = hooks.add_subparsers(dest="hooks_command", required=True)
     sync = hooks_sub.add_parser("sync", help="register this service's receiver for an account's actions")
@@ -296,7 +321,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     commands = {"sandbox": cmd_sandbox, "dev": cmd_dev, "serve": cmd_serve, "api-keys": cmd_api_keys,
-                "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export}
+                "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp}
     return commands[args.command](args)
 
 
