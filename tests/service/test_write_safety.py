@@ -186,7 +186,7 @@ def test_a_write_whose_answer_was_lost_is_reconciled_not_repeated(impatient_serv
     assert len(events_with(sb, ticket, "lost-1")) == 1
 
 
-def test_a_write_refused_before_processing_is_sent_again_on_retry(writer, sb):
+def test_a_write_that_failed_upstream_is_looked_for_then_sent_once_on_retry(writer, sb):
     client, account = writer
     ticket = open_chat(sb)
     sb.admin("POST", "config", json={"fault_rate": 1, "fault_kinds": ["internal"]})
