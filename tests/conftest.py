@@ -151,8 +151,9 @@ def traverse(client: ServiceClient, resource: str, **params) -> list[list[dict]]
     """Every page of a unified list, following next_cursor to the end."""
     pages, cursor = [], None
     for _ in range(1000):
-        query = {"next_cursor": cursor, "integrated_account_id": params["integrated_account_id"]} if cursor \
-            else params
+        # a cursor carries its query; presentation options go along with it
+        keep = {k: v for k, v in params.items() if k in ("integrated_account_id", "include_remote_data", "format")}
+        query = {"next_cursor": cursor, **keep} if cursor else params
         resp = client.get(f"/unified/ticketing/{resource}", **query)
         assert resp.status_code == 200, resp.text
         body = resp.json()

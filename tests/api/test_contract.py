@@ -97,7 +97,8 @@ def _check_operation(operation, service: str, api_key: str, account: str) -> Non
     check()
 
 
-MODELS = {"tickets": "Ticket", "comments": "Comment", "contacts": "Contact", "attachments": "Attachment"}
+MODELS = {"tickets": "Ticket", "comments": "Comment", "contacts": "Contact", "attachments": "Attachment",
+          "users": "User", "teams": "Team", "tags": "Tag"}
 
 
 def _validate_unified(path: str, body, one: bool = False) -> None:
