@@ -105,6 +105,7 @@ def test_missing_account_and_unknown_resource(tenant, account_id):
 @pytest.mark.parametrize("resource,record_id", [
     ("tickets", "NOSUCHCHAT"), ("contacts", "00000000-0000-4000-8000-000000000000"),
     ("comments", "NOSUCHTHRD:NOSUCHTHRD_1"), ("attachments", "NOSUCHTHRD:NOSUCHTHRD_1"), ("comments", "garbage"),
+    ("teams", "not-a-number"), ("teams", "99999999999999"), ("users", "nobody@example.com"), ("tags", "no-such-tag"),
 ])
 def test_unknown_ids_are_404(tenant, account_id, resource, record_id):
     err = assert_error(tenant.get(f"/unified/ticketing/{resource}/{record_id}", integrated_account_id=account_id), 404)

@@ -85,7 +85,11 @@ class Engine:
         op = self.operation(resource, "get", account.version)
         bindings = {"id": record_id, "version": account.version}
         try:
-            data = self._call(account, op, op.request.body(None, **bindings))
+            body = op.request.body(None, **bindings)
+        except ExpressionFailed:  # an id the helpdesk cannot even be asked about
+            raise not_found(f"No {resource} with id '{record_id}' in this integrated account") from None
+        try:
+            data = self._call(account, op, body)
         except ApiError as err:
             if err.status in (404, 422) and err.remote and err.remote.get("type") in ("not_found", "validation"):
                 raise not_found(f"No {resource} with id '{record_id}' in this integrated account") from None
