@@ -61,3 +61,8 @@ def test_meta_describes_filters_and_fields(tenant):
     assert tenant.get("/unified/ticketing/users/meta/update").status_code == 404
     assert tenant.get("/unified/ticketing/widgets/meta/list").status_code == 404
     assert tenant.get("/unified/ticketing/tickets/meta/list", api_version="2").status_code == 400
+
+
+def test_a_non_numeric_team_filter_matches_nothing(tenant, account_id):
+    resp = tenant.get("/unified/ticketing/tags", integrated_account_id=account_id, team_id="sales")
+    assert resp.status_code == 200 and resp.json()["result"] == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..errors import ApiError, not_found
+from ..errors import ApiError, bad_request, not_found
 from ..schemas.ticketing import MODELS
 from ..state.traversals import CursorError, Traversals
 from .expressions import ExpressionFailed
@@ -117,7 +117,11 @@ class Engine:
         bindings = {"filters": filters, "limit": limit, "version": account.version}
 
         pag = self.integration.pagination
-        first_body = op.request.body(None, **bindings)
+        try:
+            first_body = op.request.body(None, **bindings)
+        except ExpressionFailed:
+            raise bad_request(f"These filters cannot be sent to {self.integration.title}: {sorted(filters)}",
+                              "filters") from None
         upstream_cursor, skip = (state["cursor"], state["skip"]) if state else (None, 0)
         if upstream_cursor is None:
             body = first_body
