@@ -11,10 +11,13 @@ import time
 
 def _sandbox_parser(sub) -> None:
     p = sub.add_parser("sandbox", help="run the local LiveChat sandbox (Agent Chat API, Configuration API, OAuth)")
+    p.add_argument("--integration", choices=("livechat", "rocketchat"), default="livechat",
+                   help="which helpdesk to imitate (rocketchat: Rocket.Chat Omnichannel REST API)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8800, help="0 picks a free port")
     p.add_argument("--seed", type=int, default=1, help="seed for the generated license data")
     p.add_argument("--chats", type=int, default=300, help="number of seeded chats")
+    p.add_argument("--rooms", type=int, default=300, help="number of seeded rooms (rocketchat)")
     p.add_argument("--tls", action="store_true", help="serve https with a self-signed certificate")
     p.add_argument("--rate-limit", type=float, default=0.0, help="requests per second per license (0: off)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every API call")
@@ -35,6 +38,8 @@ def _sandbox_options(args):
 
 
 def cmd_sandbox(args) -> int:
+    if args.integration == "rocketchat":
+        return _rocketchat_sandbox(args)
     from .sandbox.livechat import serve
 
     def ready(base: str) -> None:
@@ -45,6 +50,24 @@ def cmd_sandbox(args) -> int:
         print(f"  credentials: curl {base}/_sandbox/credentials", flush=True)
 
     serve(_sandbox_options(args), ready=ready)
+    return 0
+
+
+def _rocketchat_sandbox(args) -> int:
+    from .sandbox.rocketchat import SandboxOptions, serve
+
+    knobs = {"rate_limit": args.rate_limit, "latency_ms": args.latency_ms, "fault_rate": args.fault_rate}
+    options = SandboxOptions(host=args.host, port=args.port, seed=args.seed, rooms=args.rooms, tls=args.tls,
+                             knobs=knobs)
+
+    def ready(base: str) -> None:
+        if args.ready_file:
+            with open(args.ready_file, "w") as f:
+                f.write(base)
+        print(f"Rocket.Chat sandbox listening on {base} ({args.rooms} rooms, seed {args.seed})", flush=True)
+        print(f"  credentials: curl {base}/_sandbox/credentials", flush=True)
+
+    serve(options, ready=ready)
     return 0
 
 

@@ -1,0 +1,126 @@
+"""Room messages: the agent's paged list, the visitor's history, sending (visitor and agent), uploads."""
+from __future__ import annotations
+
+import mimetypes
+import re
+
+from .errors import RocketChatError, forbidden, meteor
+from .paging import list_answer, lookup, paginate, parse_page
+from .routes import Call, permissions_of, route
+from .seed import file_message, text_message
+from .state import parse_iso
+
+MAX_FILE_SIZE = 104_857_600  # FileUpload_MaxFileSize's default
+
+
+@route("GET", "/api/v1/livechat/messages/<rid>", permissions=("view-l-room",))
+def room_messages(call: Call):
+    room = call.store.rooms.get(call.params["rid"])
+    if room is None:
+        raise RocketChatError("invalid-room")
+    page = parse_page(call.args, [("ts", -1)])
+    term = call.args.get("searchTerm")
+    found = call.store.messages[room["_id"]]
+    if term:
+        pattern = re.compile(re.escape(term), re.IGNORECASE)
+        found = [m for m in found if pattern.search(m.get("msg") or "")]
+    items, total = paginate(list(found), page)
+    return list_answer("messages", items, page, total)
+
+
+@route("GET", "/api/v1/livechat/messages.history/<rid>", auth="visitor")
+def history(call: Call):
+    """The visitor's view: messages before `ls` (and after `end`), newest first, `limit` of them (20)."""
+    token = call.args.get("token")
+    if not token:
+        raise RocketChatError("must have required property 'token' [invalid-params]", 400, "invalid-params")
+    room = _visitor_room(call, token, call.params["rid"])
+    latest = parse_iso(call.args["ls"]) if call.args.get("ls") else None
+    oldest = parse_iso(call.args["end"]) if call.args.get("end") else None
+    try:
+        limit = int(call.args.get("limit") or 20)
+    except ValueError:
+        raise RocketChatError("must be number [invalid-params]", 400, "invalid-params") from None
+    found = [m for m in reversed(call.store.messages[room["_id"]])
+             if (latest is None or m["ts"] < latest) and (oldest is None or m["ts"] > oldest)]
+    return {"messages": found[:limit] if limit > 0 else found, "unreadNotLoaded": 0, "success": True}
+
+
+def _visitor_room(call: Call, token: str, rid: str) -> dict:
+    if token not in call.store.visitors_by_token:
+        raise RocketChatError("invalid-token")
+    room = call.store.rooms.get(rid)
+    if room is None or room["v"]["token"] != token:
+        raise RocketChatError("invalid-room")
+    return room
+
+
+@route("POST", "/api/v1/livechat/message", auth="visitor")
+def visitor_sends(call: Call):
+    for name in ("token", "rid", "msg"):
+        call.required(name)
+    token, rid, text = call.body["token"], call.body["rid"], call.body["msg"]
+    visitor = call.store.visitors_by_token.get(token)
+    if visitor is None:
+        raise RocketChatError("invalid-token")
+    room = _visitor_room(call, token, rid)
+    if not room.get("open"):
+        raise RocketChatError("room-closed")
+    store = call.store
+    mid = call.body.get("_id") if isinstance(call.body.get("_id"), str) else None
+    msg = store.add_message(room, text_message(store.rng, room, visitor, True, store.now_ms(), str(text), mid))
+    return {"message": msg, "success": True}
+
+
+@route("POST", "/api/v1/chat.sendMessage")
+def agent_sends(call: Call):
+    """Core REST `chat.sendMessage` (not in the Omnichannel description): how an agent writes in a room."""
+    message = call.body.get("message")
+    if not isinstance(message, dict):
+        raise RocketChatError("must have required property 'message' [invalid-params]", 400, "invalid-params")
+    rid = call.required("rid", message)
+    store = call.store
+    room = store.rooms.get(rid)
+    if room is None:
+        raise meteor("error-invalid-room", "Invalid room")
+    if lookup(room, "servedBy._id") != call.user["_id"] and "view-livechat-rooms" not in permissions_of(call.user):
+        raise forbidden()
+    if not room.get("open"):
+        raise meteor("error-not-allowed", "Not allowed")
+    text = message.get("msg")
+    if not isinstance(text, str):
+        raise RocketChatError("must have required property 'msg' [invalid-params]", 400, "invalid-params")
+    mid = message.get("_id") if isinstance(message.get("_id"), str) else None
+    if mid and any(m["_id"] == mid for m in store.messages[rid]):
+        raise meteor("error-message-already-exists", "Message already exists")
+    msg = store.add_message(room, text_message(store.rng, room, call.user, False, store.now_ms(), text, mid))
+    return {"ts": int(store._last_ms), "channel": rid, "message": msg, "success": True}
+
+
+@route("POST", "/api/v1/livechat/upload/<rid>", auth="visitor")
+def upload(call: Call):
+    """The visitor uploads a file (multipart `file`, optional `description`); it becomes a file message."""
+    token = call.headers.get("x-visitor-token")
+    store = call.store
+    visitor = store.visitors_by_token.get(token or "")
+    room = store.rooms.get(call.params["rid"])
+    if visitor is None or room is None or room["v"]["token"] != token:
+        raise RocketChatError("unauthorized", 403)
+    if not room.get("open"):
+        raise RocketChatError("room-closed")
+    stored = call.files.get("file") if call.files else None
+    if stored is None:
+        raise RocketChatError("[No file uploaded]")
+    data = stored.read()
+    if len(data) > MAX_FILE_SIZE:
+        raise meteor("error-file-too-large", "File is too large")
+    name = stored.filename or "file"
+    content_type = stored.mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if content_type == "application/octet-stream":
+        content_type = mimetypes.guess_type(name)[0] or content_type
+    fmt = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    msg = file_message(store, store.rng, room, visitor, True, store.now_ms(), name, content_type, fmt, len(data),
+                       data=data, description=call.body.get("description") or "")
+    store.add_message(room, msg)
+    return {**{k: v for k, v in msg.items() if k not in ("files", "groupable")}, "newRoom": False,
+            "showConnecting": False, "success": True}

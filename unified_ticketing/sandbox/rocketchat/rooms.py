@@ -1,0 +1,212 @@
+"""Omnichannel rooms: list with filters, one room (visitor side and core `rooms.info`), close, save info."""
+from __future__ import annotations
+
+import json
+
+from .errors import RocketChatError, forbidden, meteor
+from .paging import list_answer, lookup, paginate, parse_page
+from .routes import Call, permissions_of, route
+from .seed import close_room
+from .state import parse_iso, random_id
+
+
+@route("GET", "/api/v1/livechat/rooms", permissions=("view-livechat-rooms", "view-l-room"))
+def list_rooms(call: Call):
+    args = call.args
+    page = parse_page(args, [("ts", -1)])
+    created = _date_range(args.get("createdAt"), "createdAt")
+    closed = _date_range(args.get("closedAt"), "closedAt")
+    custom = None
+    if args.get("customFields"):
+        try:
+            custom = json.loads(args["customFields"])
+        except ValueError:
+            raise RocketChatError('The "customFields" query parameter must be a valid JSON.') from None
+        if not isinstance(custom, dict):
+            raise RocketChatError('The "customFields" query parameter must be a valid JSON.')
+    agents = set(call.listed("agents"))
+    departments = set(call.listed("departmentId"))
+    tags = set(call.listed("tags"))
+    open_ = _boolean(args.get("open"))
+    onhold = _boolean(args.get("onhold"))
+    queued = _boolean(args.get("queued"))
+    name = (args.get("roomName") or "").lower()
+
+    def keep(room: dict) -> bool:
+        if agents and lookup(room, "servedBy._id") not in agents:
+            return False
+        if departments and room.get("departmentId") not in departments:
+            return False
+        if tags and not tags.intersection(room.get("tags") or ()):
+            return False
+        if open_ is not None and ("open" in room) != open_:
+            return False
+        if onhold and not room.get("onHold"):
+            return False
+        if queued and ("servedBy" in room or not room.get("open") or room.get("onHold")):
+            return False
+        if name and name not in (room.get("fname") or "").lower():
+            return False
+        if created and not _within(room.get("ts"), created):
+            return False
+        if closed and not _within(room.get("closedAt"), closed):
+            return False
+        return not custom or all(lookup(room, f"livechatData.{k}") == v for k, v in custom.items())
+
+    items, total = paginate([r for r in call.store.rooms.values() if keep(r)], page)
+    return list_answer("rooms", items, page, total)
+
+
+def _boolean(raw: str | None) -> bool | None:
+    if raw is None or raw == "":
+        return None
+    return raw == "true"
+
+
+def _date_range(raw: str | None, prop: str) -> dict | None:
+    """`{"start": ..., "end": ...}` (either may be left out), as Rocket.Chat's `validateDateParams` reads it."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise RocketChatError(f'The "{prop}" query parameter must be a valid JSON.') from None
+    if not isinstance(value, dict):
+        raise RocketChatError(f'The "{prop}" query parameter must be a valid JSON.')
+    out = {}
+    for edge in ("start", "end"):
+        if value.get(edge):
+            parsed = parse_iso(value[edge])
+            if parsed is None:
+                raise RocketChatError(f'The "{prop}.{edge}" query parameter must be a valid date.')
+            out[edge] = parsed
+    return out or None
+
+
+def _within(value: str | None, span: dict) -> bool:
+    if value is None:
+        return False
+    return ("start" not in span or value >= span["start"]) and ("end" not in span or value <= span["end"])
+
+
+@route("GET", "/api/v1/livechat/room", auth="visitor")
+def visitor_room(call: Call):
+    """The visitor's room `rid` (or their open room); a new one is opened when there is none."""
+    token = call.args.get("token")
+    if not token:
+        raise RocketChatError("Match error: Missing key 'token'")
+    store = call.store
+    visitor = store.visitors_by_token.get(token)
+    if visitor is None:
+        raise RocketChatError("invalid-token")
+    rid = call.args.get("rid")
+    room = store.rooms.get(rid) if rid else None
+    if room is None and not rid:
+        room = next((r for r in reversed(store.rooms.values())
+                     if r["v"]["token"] == token and r.get("open")), None)
+    if room is not None:
+        if room["v"]["token"] != token:
+            raise RocketChatError("invalid-room")
+        return {"room": room, "newRoom": False, "success": True}
+    return {"room": open_room(call, visitor, rid, call.args.get("agentId")), "newRoom": True, "success": True}
+
+
+def open_room(call: Call, visitor: dict, rid: str | None, agent_id: str | None) -> dict:
+    store = call.store
+    agent = store.users.get(agent_id) if agent_id else None
+    if agent is None:
+        agents = [u for u in store.users.values() if "livechat-agent" in u.get("roles", [])]
+        agent = agents[len(store.rooms) % len(agents)]
+    now = store.iso_now()
+    room = {"_id": rid or random_id(store.rng), "msgs": 0, "usersCount": 2, "fname": visitor["name"],
+            "name": visitor["name"], "t": "l", "ts": now,
+            "v": {"_id": visitor["_id"], "username": visitor["username"], "token": visitor["token"],
+                  "status": visitor.get("status", "online")},
+            "cl": False, "open": True, "departmentId": (agent.get("departments") or [None])[0],
+            "source": {"type": "api"}, "_updatedAt": now, "livechatData": {}, "metrics": {"v": {"lq": now}},
+            "queuedAt": now, "servedBy": {"_id": agent["_id"], "username": agent["username"], "ts": now},
+            "waitingResponse": True}
+    if room["departmentId"] is None:
+        del room["departmentId"]
+    store.add_room(room)
+    return room
+
+
+@route("GET", "/api/v1/rooms.info", permissions=("view-l-room",))
+def room_info(call: Call):
+    """Core REST `rooms.info` (not in the Omnichannel description): an agent reads one room by id."""
+    rid = call.args.get("roomId") or call.args.get("roomName")
+    if not rid:
+        raise meteor("error-room-param-not-provided", 'The parameter "roomId" or "roomName" is required')
+    room = call.store.rooms.get(rid)
+    if room is None:
+        raise meteor("error-room-not-found",
+                     'The required "roomId" or "roomName" param provided does not match any channel')
+    return {"room": room, "success": True}
+
+
+@route("POST", "/api/v1/livechat/room.closeByUser", permissions=("close-livechat-room", "close-others-livechat-room"))
+def close_by_user(call: Call):
+    rid = call.required("rid")
+    room = call.store.rooms.get(rid)
+    if room is None:
+        raise RocketChatError("error-invalid-room")
+    if not room.get("open"):
+        raise RocketChatError("error-room-already-closed")
+    _may_touch(call, room, "close-others-livechat-room")
+    tags = call.body.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise RocketChatError("must be array [invalid-params]", 400, "invalid-params")
+    comment = call.body.get("comment") or ""
+    store = call.store
+    close_room(store, room, call.user, comment, store.now_ms(), store.rng,
+               tags=sorted(set(room.get("tags") or []) | set(tags)) if tags else None)
+    return {"success": True}
+
+
+@route("POST", "/api/v1/livechat/room.saveInfo", permissions=("view-l-room",))
+def save_info(call: Call):
+    guest = call.body.get("guestData")
+    if not isinstance(guest, dict):
+        raise RocketChatError("must have required property 'guestData' [invalid-params]", 400, "invalid-params")
+    room_data = call.body.get("roomData")
+    if not isinstance(room_data, dict):
+        raise RocketChatError("must have required property 'roomData' [invalid-params]", 400, "invalid-params")
+    call.required("_id", guest)
+    call.required("_id", room_data)
+    store = call.store
+    room = store.rooms.get(room_data["_id"])
+    if room is None:
+        raise RocketChatError("error-invalid-room")
+    _may_touch(call, room, "save-others-livechat-room-info")
+    visitor = store.visitors.get(guest["_id"])
+    if visitor is None or room["v"]["_id"] != visitor["_id"]:
+        raise RocketChatError("error-invalid-visitor")
+    tags = room_data.get("tags")
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise RocketChatError("must be array [invalid-params]", 400, "invalid-params")
+    now = store.iso_now()
+    if tags is not None:
+        if tags:
+            room["tags"] = list(dict.fromkeys(tags))
+        else:
+            room.pop("tags", None)
+    if isinstance(room_data.get("topic"), str):
+        room["topic"] = room_data["topic"]
+    if isinstance(room_data.get("livechatData"), dict):
+        room["livechatData"] = {**room.get("livechatData", {}), **room_data["livechatData"]}
+    if isinstance(guest.get("name"), str) and guest["name"]:
+        visitor["name"] = guest["name"]
+        room["fname"] = room["name"] = guest["name"]
+    if isinstance(guest.get("email"), str):
+        visitor["visitorEmails"] = [{"address": guest["email"]}] if guest["email"] else []
+    if isinstance(guest.get("phone"), str):
+        visitor["phone"] = [{"phoneNumber": guest["phone"]}] if guest["phone"] else []
+    visitor["_updatedAt"] = room["_updatedAt"] = now
+    return {"success": True}
+
+
+def _may_touch(call: Call, room: dict, others_permission: str) -> None:
+    served = lookup(room, "servedBy._id")
+    if served != call.user["_id"] and others_permission not in permissions_of(call.user):
+        raise forbidden()
