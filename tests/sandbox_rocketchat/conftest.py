@@ -97,6 +97,11 @@ def response_schema(path: str, method: str, status: int) -> dict:
     return response["content"]["application/json"]["schema"]
 
 
+def shared_response_schema(name: str) -> dict:
+    """One of the description's shared answers (`authorizationError`, `permissionError`, ...)."""
+    return _spec()["components"]["responses"][name]["content"]["application/json"]["schema"]
+
+
 def assert_matches_spec(resp: requests.Response, path: str, method: str = "GET") -> None:
     """The answer's status is one the description lists, and its body validates against that schema."""
     schema = response_schema(path, method, resp.status_code)
