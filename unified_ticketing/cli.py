@@ -122,6 +122,9 @@ def cmd_api_keys(args) -> int:
 
 def cmd_dev(args) -> int:
     """Everything on embedded defaults: Redis, the LiveChat sandbox, the service, a demo account."""
+    if args.integration != "livechat":
+        print("dev runs the LiveChat stack; start other sandboxes with `unified-ticketing sandbox`", file=sys.stderr)
+        return 2
     import threading
 
     import requests
