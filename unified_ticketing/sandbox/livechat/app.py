@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import logging
 import math
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from flask import Flask, Response, abort, jsonify, request
 
 from ...http_server import threaded_server
+from ..admin import loopback_only, register_admin_routes
 from . import accounts, agent_api, configuration_api  # noqa: F401  (registers methods)
 from .auth import ALL_SCOPES, Registry, new_token
 from .errors import LiveChatError, render
@@ -104,15 +104,6 @@ class Sandbox:
         return {"account_id": account_id, "personal_access_token": token, "basic_authorization": f"Basic {basic}"}
 
 
-def _loopback_only():
-    try:
-        if ipaddress.ip_address(request.remote_addr or "").is_loopback:
-            return
-    except ValueError:
-        pass
-    abort(403)
-
-
 def create_app(options: SandboxOptions | None = None) -> Flask:
     options = options or SandboxOptions()
     sandbox = Sandbox(options)
@@ -153,46 +144,15 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
         content_type, data = stored
         return Response(data, content_type=content_type)
 
-    @app.get("/_sandbox/credentials")
-    def sandbox_credentials():
-        _loopback_only()
-        return jsonify(sandbox.credentials())
+    def reset(body: dict) -> None:
+        sandbox.reset(int(body.get("seed", options.seed)), int(body.get("chats", options.chats)))
+        sandbox.set_base_url(sandbox.base_url)
 
-    @app.get("/_sandbox/stats")
-    def sandbox_stats():
-        _loopback_only()
-        return jsonify(sandbox.stats.to_dict())
-
-    @app.post("/_sandbox/stats/reset")
-    def sandbox_stats_reset():
-        _loopback_only()
-        sandbox.stats.reset()
-        return jsonify(sandbox.stats.to_dict())
-
-    @app.route("/_sandbox/config", methods=["GET", "POST", "PATCH"])
-    def sandbox_config():
-        _loopback_only()
-        if request.method != "GET":
-            changes = request.get_json(silent=True)
-            if not isinstance(changes, dict):
-                return jsonify({"error": "send a JSON object of settings"}), 400
-            problems = sandbox.knobs.update(changes)
-            if problems:
-                return jsonify({"error": "; ".join(problems)}), 400
-        return jsonify(sandbox.knobs.to_dict())
-
-    @app.post("/_sandbox/reset")
-    def sandbox_reset():
-        _loopback_only()
-        body = request.get_json(silent=True) or {}
-        with sandbox.store.lock:
-            sandbox.reset(int(body.get("seed", options.seed)), int(body.get("chats", options.chats)))
-            sandbox.set_base_url(sandbox.base_url)
-        return jsonify(sandbox.credentials())
+    register_admin_routes(app, sandbox, reset)
 
     @app.post("/_sandbox/personal-access-tokens")
     def sandbox_pat():
-        _loopback_only()
+        loopback_only()
         body = request.get_json(silent=True) or {}
         scopes = body.get("scopes", list(ALL_SCOPES))
         return jsonify(sandbox.mint_pat(scopes, body.get("agent_id")))
@@ -200,7 +160,7 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
     @app.post("/_sandbox/customer-messages")
     def sandbox_customer_message():
         """Simulate the customer side: a customer writes into a chat (starting or resuming it)."""
-        _loopback_only()
+        loopback_only()
         body = request.get_json(silent=True) or {}
         try:
             with sandbox.store.lock, sandbox.webhooks.batch():

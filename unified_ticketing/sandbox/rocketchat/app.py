@@ -2,15 +2,15 @@
 and the loopback-only `/_sandbox/` admin API."""
 from __future__ import annotations
 
-import ipaddress
 import math
 import random
 import time
 from dataclasses import dataclass, field
 
-from flask import Flask, Response, abort, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 from ...http_server import threaded_server
+from ..admin import register_admin_routes
 from . import messages as _messages  # noqa: F401  (registers routes)
 from . import rooms as _rooms  # noqa: F401
 from . import visitors as _visitors  # noqa: F401
@@ -72,15 +72,6 @@ class Sandbox:
         }
 
 
-def _loopback_only():
-    try:
-        if ipaddress.ip_address(request.remote_addr or "").is_loopback:
-            return
-    except ValueError:
-        pass
-    abort(403)
-
-
 def create_app(options: SandboxOptions | None = None) -> Flask:
     options = options or SandboxOptions()
     sandbox = Sandbox(options)
@@ -119,41 +110,8 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
         disposition = f"attachment; filename*=UTF-8''{request.path.rsplit('/', 1)[-1]}"
         return Response(data, content_type=stored["type"], headers={"Content-Disposition": disposition})
 
-    @app.get("/_sandbox/credentials")
-    def sandbox_credentials():
-        _loopback_only()
-        return jsonify(sandbox.credentials())
-
-    @app.get("/_sandbox/stats")
-    def sandbox_stats():
-        _loopback_only()
-        return jsonify(sandbox.stats.to_dict())
-
-    @app.post("/_sandbox/stats/reset")
-    def sandbox_stats_reset():
-        _loopback_only()
-        sandbox.stats.reset()
-        return jsonify(sandbox.stats.to_dict())
-
-    @app.route("/_sandbox/config", methods=["GET", "POST", "PATCH"])
-    def sandbox_config():
-        _loopback_only()
-        if request.method != "GET":
-            changes = request.get_json(silent=True)
-            if not isinstance(changes, dict):
-                return jsonify({"error": "send a JSON object of settings"}), 400
-            problems = sandbox.knobs.update(changes)
-            if problems:
-                return jsonify({"error": "; ".join(problems)}), 400
-        return jsonify(sandbox.knobs.to_dict())
-
-    @app.post("/_sandbox/reset")
-    def sandbox_reset():
-        _loopback_only()
-        body = request.get_json(silent=True) or {}
-        with sandbox.store.lock:
-            sandbox.reset(int(body.get("seed", options.seed)), int(body.get("rooms", options.rooms)))
-        return jsonify(sandbox.credentials())
+    register_admin_routes(app, sandbox, lambda body: sandbox.reset(int(body.get("seed", options.seed)),
+                                                                   int(body.get("rooms", options.rooms))))
 
     return app
 
