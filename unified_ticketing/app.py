@@ -8,12 +8,13 @@ import redis
 from flask import Flask
 
 from . import config as settings
-from . import errors
+from . import errors, observability
 from .engine.events import load_events
 from .engine.executor import Engine
 from .engine.loader import load_all
 from .engine.upstream import Upstream
 from .state import secrets, tenants
+from .state.redis_server import connect as connect_redis
 from .state.traversals import Traversals
 
 
@@ -45,7 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         embedded = EmbeddedRedis()
         url = embedded.url
-    client = redis.Redis.from_url(url, decode_responses=True)
+    client = connect_redis(url, cluster=app.config["REDIS_CLUSTER"])
     secret = app.config["SECRET_KEY"]
     traversals = Traversals(client, secrets.signer(secret), app.config["CURSOR_TTL"])
     svc = Services(redis=client, fernet=secrets.fernet(secret), traversals=traversals, embedded_redis=embedded)
@@ -60,9 +61,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.extensions["unified"] = svc
 
     errors.init_app(app)
-    from .api import admin, capabilities, connect, docs, export, integrated_accounts, proxy, unified, webhooks
+    observability.init_app(app)
+    from .api import admin, capabilities, connect, docs, export, health, integrated_accounts, proxy, unified, webhooks
 
     for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, webhooks.bp, export.bp, capabilities.bp,
-               unified.bp, docs.bp):
+               unified.bp, docs.bp, health.bp):
         app.register_blueprint(bp)
     return app

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import sys
@@ -89,6 +88,8 @@ def cmd_serve(args) -> int:
 
     from .state.redis_server import redis_url
 
+    if not _settings_ok():
+        return 2
     url, embedded = redis_url()
     os.environ["REDIS_URL"] = url  # workers connect to the same Redis, embedded or not
     print(f"unified-ticketing on http://{args.host}:{args.port}  (docs: /docs)", flush=True)
@@ -183,7 +184,13 @@ def cmd_worker(args) -> int:
     from .app import create_app
     from .worker import Worker
 
+    if not _settings_ok():
+        return 2
     app = create_app()
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=args.metrics_host)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threads = [threading.Thread(target=Worker(app, f"{args.name}-{i}").run, args=(stop,), daemon=True)
@@ -197,6 +204,18 @@ def cmd_worker(args) -> int:
     except KeyboardInterrupt:
         stop.set()
     return 0
+
+
+def _settings_ok() -> bool:
+    """Check the environment's settings before starting anything (production refuses dev secrets)."""
+    from . import config as settings
+
+    try:
+        settings.check(settings.from_env())
+    except RuntimeError as exc:
+        print(f"unified-ticketing: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_webhooks(args) -> int:
@@ -323,6 +342,9 @@ def main(argv=None) -> int:
     worker = sub.add_parser("worker", help="process incoming webhooks and deliver unified events")
     worker.add_argument("--threads", type=int, default=2)
     worker.add_argument("--name", default=f"worker-{os.getpid()}")
+    worker.add_argument("--metrics-port", type=int, default=int(os.environ.get("UNIFIED_WORKER_METRICS_PORT", "0")),
+                        help="serve Prometheus metrics on this port (0: off)")
+    worker.add_argument("--metrics-host", default="127.0.0.1")
     exp = sub.add_parser("export", help="stream every ticket (with transcripts) as NDJSON")
     exp.add_argument("--account", required=True, help="integrated account id")
     exp.add_argument("--since", help="only tickets created at or after this ISO 8601 time")
@@ -344,7 +366,13 @@ def main(argv=None) -> int:
     sync = hooks_sub.add_parser("sync", help="register this service's receiver for an account's actions")
     sync.add_argument("account")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve" and not args.dev:
+        from .production import prepare_metrics_dir
+
+        prepare_metrics_dir()  # before anything imports prometheus-client, so forked workers write files
+    from .observability import configure_logging
+
+    configure_logging(os.environ.get("UNIFIED_LOG_FORMAT", "json"), os.environ.get("UNIFIED_LOG_LEVEL", "INFO"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     commands = {"sandbox": cmd_sandbox, "dev": cmd_dev, "serve": cmd_serve, "api-keys": cmd_api_keys,
                 "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp}

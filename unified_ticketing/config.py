@@ -14,6 +14,7 @@ def from_env() -> dict:
     return {
         "ENV": env.get("UNIFIED_ENV", "development"),
         "REDIS_URL": env.get("REDIS_URL"),
+        "REDIS_CLUSTER": env.get("REDIS_CLUSTER", "false").lower() == "true",
         "SECRET_KEY": env.get("UNIFIED_SECRET_KEY", DEV_SECRET),
         "ADMIN_TOKEN": env.get("UNIFIED_ADMIN_TOKEN", DEV_ADMIN_TOKEN),
         "MAPPINGS_DIR": env.get("UNIFIED_MAPPINGS_DIR", str(DEFAULT_MAPPINGS)),
@@ -37,8 +38,10 @@ def from_env() -> dict:
 
 
 def check(config: dict) -> None:
-    """Refuse to run in production on development secrets."""
+    """Refuse to run in production on development secrets or a per-process Redis."""
     if config["ENV"] == "production":
+        if not config["REDIS_URL"]:
+            raise RuntimeError("REDIS_URL must be set in production (an embedded Redis is not shared between hosts)")
         if config["SECRET_KEY"] == DEV_SECRET:
             raise RuntimeError("UNIFIED_SECRET_KEY must be set in production")
         if config["ADMIN_TOKEN"] == DEV_ADMIN_TOKEN:

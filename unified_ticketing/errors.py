@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import redis
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -51,6 +52,13 @@ def init_app(app: Flask) -> None:
                     if getattr(err, "valid_methods", None) else "Method not allowed on this route"}
         return api_error(ApiError(err.code or 500, err.name.lower().replace(" ", "_"),
                                   messages.get(err.code, err.description or err.name)))
+
+    @app.errorhandler(redis.ConnectionError)
+    @app.errorhandler(redis.TimeoutError)
+    def redis_unavailable(err: redis.RedisError):
+        app.logger.error("Redis unavailable: %s", err)
+        return api_error(ApiError(503, "unavailable", "The service's shared state (Redis) is unreachable; retry "
+                                  "shortly", headers={"Retry-After": "1"}))
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):

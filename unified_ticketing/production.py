@@ -1,7 +1,20 @@
-"""The production server: gunicorn with the app factory loaded in each worker after fork."""
+"""The production server: gunicorn with the app factory loaded in each worker after fork.
+
+SIGTERM is a graceful stop: the listeners close, and each worker finishes the requests it has
+(up to `graceful_timeout`, the same as the request timeout) before it exits. Metrics of every
+worker go to files in `PROMETHEUS_MULTIPROC_DIR` and `/metrics` adds them up; a dead worker's
+files are retired when gunicorn reaps it.
+"""
 from __future__ import annotations
 
+import atexit
+import glob
+import os
+import shutil
+import tempfile
+
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 
 class Server(BaseApplication):
@@ -13,6 +26,8 @@ class Server(BaseApplication):
     def load_config(self):
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25.1: one socket path per user,
+            self.cfg.set("control_socket_disable", True)  # which several instances on a host would share
 
     def load(self):
         from .app import create_app
@@ -20,6 +35,41 @@ class Server(BaseApplication):
         return create_app(self.overrides)
 
 
+class JsonLogger(Logger):
+    """gunicorn's own lines (boot, worker exits, timeouts) in the app's JSON format; no access log
+    (the app logs each request itself, without query strings)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        from .observability import formatter
+
+        for handler in self.error_log.handlers:
+            handler.setFormatter(formatter())
+
+
+def prepare_metrics_dir() -> str:
+    """An empty PROMETHEUS_MULTIPROC_DIR (a new temporary one unless set). Call it before
+    prometheus-client is imported: it picks its multiprocess mode at import."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for stale in glob.glob(os.path.join(path, "*.db")):
+            os.remove(stale)  # counts of an earlier run would be added to this one's
+    else:
+        path = tempfile.mkdtemp(prefix="unified-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        owner = os.getpid()  # forked workers inherit atexit handlers: only this process removes it
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
+    return path
+
+
+def _child_exit(_server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def run(host: str, port: int, workers: int, timeout: int, overrides: dict | None = None) -> None:
     Server({"bind": f"{host}:{port}", "workers": workers, "timeout": timeout, "graceful_timeout": timeout,
-            "worker_class": "gthread", "threads": 8, "accesslog": "-"}, overrides).run()
+            "worker_class": "gthread", "threads": 8, "accesslog": None, "logger_class": JsonLogger,
+            "child_exit": _child_exit}, overrides).run()

@@ -12,7 +12,9 @@ import threading
 import time
 
 import requests
+import structlog
 
+from . import observability
 from .engine.executor import Options, account_from
 from .errors import ApiError
 from .schemas.ticketing import MODELS
@@ -46,12 +48,14 @@ class Worker:
         entries = store.read_inbound(self.r, self.name, block_ms=block_ms,
                                      claim_idle_ms=int(self.app.config["WEBHOOK_LOCK_SECONDS"] * 1000))
         for entry_id, fields in entries:
-            try:
-                self._fan_out(fields)
-            except ApiError as err:  # the record could not be read back: keep it for a later try
-                log.warning("webhook %s not processed yet: %s", entry_id, err.message)
-                continue
+            with structlog.contextvars.bound_contextvars(request_id=f"webhook-{entry_id}"):
+                try:
+                    self._fan_out(fields)
+                except ApiError as err:  # the record could not be read back: keep it for a later try
+                    log.warning("webhook %s not processed yet: %s", entry_id, err.message)
+                    continue
             store.ack_inbound(self.r, entry_id)
+            observability.WEBHOOK_PROCESSING_LAG.observe(max(0.0, time.time() - int(entry_id.split("-")[0]) / 1000))
         return len(entries)
 
     def _fan_out(self, fields: dict) -> None:
@@ -118,6 +122,7 @@ class Worker:
         state["attempts"].append({"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)), "outcome": outcome})
         if ok:
             state["state"] = "delivered"
+            observability.WEBHOOK_DELIVERY_LAG.observe(max(0.0, time.time() - float(fields["first"])))
             store.done(self.r, sub_id, entry_id)
             store.schedule(self.r, sub_id, 0)
         elif time.time() - float(fields["first"]) > self.max_age:
@@ -131,6 +136,7 @@ class Worker:
             state["next_attempt_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + wait))
             store.schedule(self.r, sub_id, time.time() + wait)
         store.log(self.r, sub_id, delivery_id, state)
+        observability.WEBHOOK_DELIVERIES.labels(state["state"]).inc()
         return int(ok)
 
     # --- loop -------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Integrated accounts: a tenant's connections to helpdesk accounts. Another tenant's account is a 404."""
 import json
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, g
 
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import IntegratedAccountCreate
@@ -74,6 +74,7 @@ def owned_account(account_id: str, tenant: str) -> dict:
     record = accounts.get(services().redis, account_id)
     if record is None or record["tenant"] != tenant:
         raise not_found(f"No integrated account '{account_id}'")
+    g.integration = record["integration"]  # for metrics and logs
     return record
 
 

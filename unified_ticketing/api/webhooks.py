@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
 
+from .. import observability
 from ..engine.events import EVENTS
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import SubscriptionCreate
@@ -42,6 +43,7 @@ def receive(integration: str, account_id: str):
     if action not in mapping.actions:
         raise ApiError(422, "unknown_action", f"Action '{action}' is not mapped to unified events", param="action")
     accepted = store.accept(svc.redis, account_id, action, mapping.payload(body))
+    observability.WEBHOOKS_RECEIVED.labels(integration, "accepted" if accepted else "duplicate").inc()
     return {"accepted": accepted, "duplicate": not accepted}
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 from urllib3.exceptions import NewConnectionError
 
+from .. import observability
 from ..errors import ApiError
 from ..state import accounts
 from ..state.ratelimit import RateLimiter
@@ -139,7 +141,8 @@ class Upstream:
         errors as responses instead of raising them (the proxy)."""
         credentials, scope = self._account(account_id, auth_type, credentials)
         policy = self.integration.retry
-        state = {"credentials": credentials, "refreshed": False, "extra_headers": extra_headers or {}}
+        state = {"credentials": credentials, "refreshed": False, "extra_headers": extra_headers or {},
+                 "metric": "proxy" if passthrough else action}  # a proxy path is the caller's text: not a label
         retrying = Retrying(
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
             wait=wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait,
@@ -156,9 +159,16 @@ class Upstream:
         while True:
             if self.limiter is not None:
                 self.limiter.acquire(scope, self.rate, self.burst)
-            resp, data = self._once(method, url, action, auth_type, state["credentials"], payload,
-                                    state["extra_headers"])
+            started = time.perf_counter()
+            try:
+                resp, data = self._once(method, url, action, auth_type, state["credentials"], payload,
+                                        state["extra_headers"])
+            except TransportError as exc:
+                observability.upstream_call(self.integration.name, state["metric"], exc.type, started)
+                raise
             err = self._error(action, resp, data)
+            observability.upstream_call(self.integration.name, state["metric"],
+                                        err and ((err.remote or {}).get("type") or err.type), started)
             if err is None:
                 return resp, data
             err_type = (err.remote or {}).get("type")
@@ -179,9 +189,12 @@ class Upstream:
             if hasattr(f[1], "seek"):
                 f[1].seek(0)
         title = self.integration.title
+        headers = {**extra_headers, **self.headers(auth_type, credentials)}
+        if observability.request_id():  # for correlation in the upstream's (and any proxy's) logs
+            headers[observability.REQUEST_ID_HEADER] = observability.request_id()
         try:
             resp = self.session.request(method, url, timeout=self.timeout, verify=self.verify,
-                                        headers={**extra_headers, **self.headers(auth_type, credentials)}, **payload)
+                                        headers=headers, **payload)
         except requests.ConnectTimeout:
             raise TransportError(504, "upstream_timeout", f"{title} did not accept a connection in "
                                  f"{self.timeout:g} s", sent=False) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 
+from .. import observability
 from ..errors import ApiError
 
 # KEYS[1] bucket; ARGV rate/s, burst, budget ms. Returns the wait in ms (>= 0) with a slot taken,
@@ -48,16 +49,18 @@ class RateLimiter:
         cooldown_ms = self.r.pttl(self._key(scope, "cooldown"))
         if cooldown_ms > 0:
             if cooldown_ms / 1000 > budget:
+                observability.RATE_LIMIT_WAITS.labels("cooldown", "refused").inc()
                 raise self.too_many(cooldown_ms / 1000, rate)
-            time.sleep(cooldown_ms / 1000)
+            _wait("cooldown", cooldown_ms / 1000)
         if rate <= 0:
             return
         left_ms = max(0, int((deadline - time.monotonic()) * 1000))
         wait_ms = self._take(keys=[self._key(scope, "bucket")], args=[rate, max(burst, 1), left_ms])
         if wait_ms < 0:
+            observability.RATE_LIMIT_WAITS.labels("bucket", "refused").inc()
             raise self.too_many((-wait_ms - 1) / 1000, rate)
         if wait_ms:
-            time.sleep(wait_ms / 1000)
+            _wait("bucket", wait_ms / 1000)
 
     def cool_down(self, scope: str, seconds: float) -> None:
         """Every worker holds off this scope for `seconds` (an upstream said too_many_requests)."""
@@ -72,3 +75,9 @@ class RateLimiter:
         return ApiError(429, "rate_limited", f"The helpdesk's rate limit is reached; retry after {seconds} s",
                         headers={"Retry-After": str(seconds), "ratelimit-limit": f"{rate:g}" if rate else "0",
                                  "ratelimit-remaining": "0", "ratelimit-reset": str(seconds)})
+
+
+def _wait(reason: str, seconds: float) -> None:
+    observability.RATE_LIMIT_WAITS.labels(reason, "waited").inc()
+    observability.RATE_LIMIT_WAIT_SECONDS.observe(seconds)
+    time.sleep(seconds)

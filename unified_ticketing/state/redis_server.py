@@ -1,9 +1,20 @@
-"""Redis for the service: `REDIS_URL` when set, otherwise an embedded Valkey server owned by this process."""
+"""Redis for the service: `REDIS_URL` when set, otherwise an embedded Valkey server owned by this process.
+
+With `REDIS_CLUSTER=true` the URL names any node of a Redis (or Valkey) Cluster and the client
+follows the cluster's slot map. Every key of one integrated account (or subscription, or
+rate-limit scope) carries the same hash tag, and no command or script touches keys of two tags,
+so nothing here needs a single node.
+"""
 from __future__ import annotations
 
 import atexit
 import logging
 import os
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -32,3 +43,16 @@ def redis_url() -> tuple[str, EmbeddedRedis | None]:
         return url, None
     embedded = EmbeddedRedis()
     return embedded.url, embedded
+
+
+def connect(url: str, cluster: bool = False):
+    """A client for `url` (`redis.cluster.RedisCluster` when `cluster`), decoding replies to str.
+
+    It fails fast while Redis is down (a few quick reconnects, then the error: the service answers
+    503 and `/readyz` says why) and reconnects by itself when Redis is back.
+    """
+    options = {"decode_responses": True, "socket_connect_timeout": 5, "socket_timeout": 15,
+               "retry": Retry(ExponentialBackoff(cap=0.25, base=0.01), 3)}
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, **options)

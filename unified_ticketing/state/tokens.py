@@ -13,6 +13,7 @@ import secrets
 import time
 from datetime import UTC, datetime
 
+from .. import observability
 from ..errors import ApiError
 from . import accounts
 
@@ -100,16 +101,22 @@ class TokenKeeper:
         try:
             answer = refresher(creds)
         except InvalidGrant:
+            observability.TOKEN_REFRESHES.labels("invalid_grant").inc()
             latest, latest_creds = self._read(account_id)
             if latest.get("rev", "0") != rev:
                 return latest_creds
             self._save(keys=[accounts.key(account_id)], args=[rev, record["credentials"], "needs_reauth"])
             raise reconnect_error(account_id) from None
+        except ApiError:
+            observability.TOKEN_REFRESHES.labels("failed").inc()
+            raise
         fresh = {**creds, "access_token": answer["access_token"],
                  "refresh_token": answer.get("refresh_token") or creds.get("refresh_token"),
                  "expires_at": iso(time.time() + float(answer.get("expires_in", 3600)))}
         encrypted = self.fernet.encrypt(json.dumps(fresh).encode()).decode()
         if not self._save(keys=[accounts.key(account_id)], args=[rev, encrypted, "active"]):
+            observability.TOKEN_REFRESHES.labels("superseded").inc()
             return self._read(account_id)[1]  # the fence moved: someone else saved newer tokens
+        observability.TOKEN_REFRESHES.labels("refreshed").inc()
         self.r.hincrby(accounts.key(account_id), "refreshes", 1)
         return fresh

@@ -122,6 +122,8 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
         m = REGISTRY.get((api, name))
         sandbox.stats.bump("calls", name)
         sandbox.stats.bump("calls_by_path", f"v{version}/{api}/{name}")
+        if request.headers.get("X-Request-Id"):
+            sandbox.stats.request_ids.append(request.headers["X-Request-Id"])
         try:
             return _dispatch(sandbox, m, version, name)
         except LiveChatError as err:

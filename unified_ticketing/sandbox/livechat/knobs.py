@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 
 FAULT_KINDS = ("internal", "timeout", "error_200")
@@ -105,6 +105,7 @@ class Stats:
     token_grants: Counter = field(default_factory=Counter)  # grant_type -> n
     token_revocations: int = 0
     webhook_deliveries: Counter = field(default_factory=Counter)  # "delivered" | "failed_attempt" | "dropped"
+    request_ids: deque = field(default_factory=lambda: deque(maxlen=200))  # X-Request-Id of recent API calls
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def bump(self, name: str, key=None, n: int = 1) -> None:
@@ -123,7 +124,7 @@ class Stats:
                 "rate_limited": self.rate_limited, "faults": dict(self.faults),
                 "token_grants": dict(self.token_grants), "token_refreshes": self.token_grants["refresh_token"],
                 "token_revocations": self.token_revocations,
-                "webhook_deliveries": dict(self.webhook_deliveries),
+                "webhook_deliveries": dict(self.webhook_deliveries), "request_ids": list(self.request_ids),
             }
 
     def reset(self) -> None:
@@ -132,6 +133,7 @@ class Stats:
                 getattr(self, name).clear()
             self.rate_limited = 0
             self.token_revocations = 0
+            self.request_ids.clear()
 
 
 def pick_fault(knobs: Knobs, rng: random.Random) -> str | None:

@@ -1,0 +1,190 @@
+"""Operating the service: request ids, JSON logs and Prometheus metrics.
+
+- **Request id**: taken from the caller's `X-Request-Id` when it looks like an id (1-128 of
+  `A-Z a-z 0-9 . _ : -`), otherwise a new one; bound to every log line of the request (a
+  contextvar), echoed in the response and sent to the helpdesk with each upstream call.
+- **Logs**: one JSON object per line on stderr (structlog's formatter over stdlib logging, so
+  gunicorn's, Flask's and our `logging.getLogger(__name__)` lines all come out the same way).
+  Every value passes through `redact`: known secret fields are dropped and bearer/basic
+  credentials, `token=`-style query values and our key formats are masked wherever they appear.
+  Request and message bodies are never logged; paths are logged without their query strings.
+- **Metrics**: module-level prometheus-client metrics. Under gunicorn each worker writes to files
+  in `PROMETHEUS_MULTIPROC_DIR` (set by `unified-ticketing serve` before anything imports
+  prometheus-client) and `/metrics` adds them up; elsewhere the process's own registry is served.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+
+import structlog
+from flask import Flask, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}  # probes and scrapes: counted, not logged
+access_log = logging.getLogger("unified_ticketing.access")
+
+# --- metrics -----------------------------------------------------------------------------------
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_LAG = (0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600, 6 * 3600, 24 * 3600)
+HTTP_REQUESTS = Counter("unified_http_requests_total", "Requests answered, by route template, method, status "
+                        "and integration ('none' when the route names none)",
+                        ["route", "method", "status", "integration"])
+HTTP_LATENCY = Histogram("unified_http_request_duration_seconds", "Time to answer a request, by route template "
+                         "and method", ["route", "method"], buckets=_SECONDS)
+UPSTREAM_CALLS = Counter("unified_upstream_calls_total", "HTTP calls to a helpdesk (each retry counts), by "
+                         "integration, method (the helpdesk action; 'proxy' for passthrough calls) and error "
+                         "type ('none' when the call succeeded)", ["integration", "method", "error_type"])
+UPSTREAM_LATENCY = Histogram("unified_upstream_call_duration_seconds", "Time of one helpdesk HTTP call",
+                             ["integration", "method"], buckets=_SECONDS)
+TOKEN_REFRESHES = Counter("unified_token_refreshes_total", "OAuth refresh grants sent, by outcome: refreshed, "
+                          "invalid_grant, superseded (another process saved newer tokens first)", ["outcome"])
+RATE_LIMIT_WAITS = Counter("unified_rate_limit_waits_total", "Upstream calls the shared rate limiter held, by "
+                           "reason (cooldown after a 429, token bucket) and outcome (waited, refused with 429)",
+                           ["reason", "outcome"])
+RATE_LIMIT_WAIT_SECONDS = Histogram("unified_rate_limit_wait_seconds", "Time a call waited for the rate limiter",
+                                    buckets=_SECONDS)
+WEBHOOKS_RECEIVED = Counter("unified_webhooks_received_total", "Verified helpdesk webhooks stored, by integration "
+                            "and outcome (accepted, duplicate)", ["integration", "outcome"])
+WEBHOOK_PROCESSING_LAG = Histogram("unified_webhook_processing_lag_seconds", "From a helpdesk webhook's receipt to "
+                                   "its unified events being queued for subscribers", buckets=_LAG)
+WEBHOOK_DELIVERIES = Counter("unified_webhook_deliveries_total", "Delivery attempts to subscribers, by outcome "
+                             "(delivered, retrying, dead)", ["outcome"])
+WEBHOOK_DELIVERY_LAG = Histogram("unified_webhook_delivery_lag_seconds", "From an event entering a subscription's "
+                                 "queue to its successful delivery (retries included)", buckets=_LAG)
+
+
+def metrics_page() -> tuple[bytes, str]:
+    """(body, content type) of the Prometheus text format: every gunicorn worker's metrics added up."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def upstream_call(integration: str, method: str, error_type: str | None, started: float) -> None:
+    UPSTREAM_CALLS.labels(integration, method, error_type or "none").inc()
+    UPSTREAM_LATENCY.labels(integration, method).observe(time.perf_counter() - started)
+
+
+# --- request ids -------------------------------------------------------------------------------
+def request_id() -> str | None:
+    """The current request's (or webhook entry's) id, for log lines and upstream headers."""
+    return structlog.contextvars.get_contextvars().get("request_id")
+
+
+def _incoming_id() -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def _route_label() -> str:
+    rule = request.url_rule
+    if rule is None:
+        return "<unmatched>"
+    from .engine.loader import RESOURCES
+
+    route = rule.rule
+    resource = (request.view_args or {}).get("resource")
+    if resource in RESOURCES:  # a closed set: bounded labels
+        route = route.replace("<resource>", resource)
+    return route
+
+
+def _integration_label(app: Flask) -> str:
+    name = g.get("integration") or (request.view_args or {}).get("integration")
+    return name if name in app.extensions["unified"].engines else "none"  # never a caller's free text
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def start_request():
+        g.started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=_incoming_id())
+
+    @app.after_request
+    def finish_request(response):
+        rid = request_id()
+        if rid:
+            response.headers[REQUEST_ID_HEADER] = rid
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route, integration = _route_label(), _integration_label(app)
+        HTTP_REQUESTS.labels(route, request.method, str(response.status_code), integration).inc()
+        HTTP_LATENCY.labels(route, request.method).observe(elapsed)
+        if route not in _QUIET_ROUTES:
+            access_log.info("request", extra={
+                "method": request.method, "path": request.path, "route": route, "status": response.status_code,
+                "duration_ms": round(elapsed * 1000, 1), "integration": integration, "tenant": g.get("tenant")})
+        return response
+
+    @app.teardown_request
+    def forget_request(_exc):
+        structlog.contextvars.clear_contextvars()
+
+
+# --- logs --------------------------------------------------------------------------------------
+_SECRET_KEYS = {"authorization", "token", "access_token", "refresh_token", "secret", "client_secret", "password",
+                "credentials", "api_key", "code", "code_verifier", "link_token", "cookie", "body", "text", "payload"}
+_SECRET_PATTERNS = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=:-]+"), r"\1 [redacted]"),
+    (re.compile(r"(?i)\b((?:access_|refresh_|link_)?token|secret|client_secret|password|code|code_verifier|state)"
+                r"=[^&\s\"']+"), r"\1=[redacted]"),
+    (re.compile(r"\b(ut|whsec)_[A-Za-z0-9_-]{8,}"), r"\1_[redacted]"),
+]
+
+
+def redact(_logger, _name, event: dict) -> dict:
+    """A structlog processor: no credential, token or body leaves in a log line."""
+    for key in list(event):
+        lowered = key.lower()
+        if lowered in _SECRET_KEYS or lowered.endswith(("_token", "_secret", "_password")):
+            event[key] = "[redacted]"
+        elif isinstance(event[key], str):
+            for pattern, replacement in _SECRET_PATTERNS:
+                event[key] = pattern.sub(replacement, event[key])
+    return event
+
+
+_SHARED = [structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+           structlog.stdlib.ExtraAdder(), structlog.processors.TimeStamper(fmt="iso", utc=True)]
+_format = {"value": "json"}
+
+
+def formatter() -> logging.Formatter:
+    """The formatter every handler uses: JSON lines (or aligned console lines for a person)."""
+    render = structlog.dev.ConsoleRenderer(colors=False) if _format["value"] == "console" \
+        else structlog.processors.JSONRenderer()
+    return structlog.stdlib.ProcessorFormatter(foreign_pre_chain=_SHARED, processors=[
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, redact,
+        render])
+
+
+def configure_logging(fmt: str = "json", level: str = "INFO") -> None:
+    """Send every logger to stderr through `formatter()`; called once by the command line entry point."""
+    _format["value"] = fmt
+    structlog.configure(processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+                        logger_factory=structlog.stdlib.LoggerFactory(),
+                        wrapper_class=structlog.stdlib.BoundLogger, cache_logger_on_first_use=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its request lines carry query strings
