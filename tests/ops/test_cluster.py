@@ -11,7 +11,7 @@ import pytest
 import requests
 from redis.cluster import key_slot
 
-from tests.conftest import ServiceClient, connect_pat, new_tenant, traverse
+from tests.conftest import ServiceClient, connect_pat, lc_call, new_tenant, traverse
 from tests.ops.conftest import Serve, Worker, free_port, scrape, service_env, total
 from tests.service.test_oauth_and_limits import oauth_tokens
 from tests.service.test_webhooks import Receiver, customer_id
@@ -117,6 +117,25 @@ def test_webhooks_flow_from_host_to_worker_process_on_a_redis_cluster(hosts, clu
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+
+
+def test_an_idempotent_write_replays_on_the_other_host_on_a_redis_cluster(hosts, cluster_sandbox):
+    a, b, _ = hosts
+    client_a = new_tenant(a.base, "cluster-writer")
+    client_b = ServiceClient(b.base, client_a.api_key)
+    account = connect_pat(client_a, cluster_sandbox)
+    ticket = lc_call(cluster_sandbox, "list_chats", {"limit": 1}).json()["chats_summary"][0]["id"]
+
+    def post(client):
+        return client.request("POST", "/unified/ticketing/comments", params={"integrated_account_id": account},
+                              headers={"Idempotency-Key": "cluster-write-1"},
+                              json={"ticket_id": ticket, "body": "Written once, whichever host answers"})
+
+    first, again = post(client_a), post(client_b)
+    assert first.status_code == again.status_code == 201, (first.text, again.text)
+    assert again.json() == first.json() and again.headers.get("Idempotent-Replayed") == "true"
+    events = lc_call(cluster_sandbox, "get_chat", {"chat_id": ticket}).json()["thread"]["events"]
+    assert sum(e.get("text") == "Written once, whichever host answers" for e in events) == 1
 
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
