@@ -25,8 +25,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Benchmarks (not tests): the seven figures of issue 6 against same-run baselines, on loopback.
+# Prints the table and writes bench/results.json and bench/RESULTS.md (about 6 minutes).
 bench: $(STAMP)
-	@echo "Benchmarks arrive with the benchmark issue (#6): nothing to measure yet."
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
