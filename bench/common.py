@@ -138,24 +138,31 @@ def start_service(sb: SandboxProcess, redis_url: str, workers: int, timeout: flo
     with os.fdopen(fd, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "unified_ticketing.cli", "serve", "--port", str(port),
                                  "--workers", str(workers)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    service = Service(f"http://127.0.0.1:{port}", proc, log_path, workers)
+    try:
+        _wait_ready(service, timeout)
+    except BaseException:
+        service.stop()  # never leave a server behind (gunicorn's workers go with their master)
+        raise
+    return service
+
+
+def _wait_ready(service: Service, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"service exited with status {proc.returncode}; log: {_tail(log_path)}")
+        if service.process.poll() is not None:
+            raise RuntimeError(f"service exited with status {service.process.returncode}; "
+                               f"log: {_tail(service.log_path)}")
         try:
-            if requests.get(f"{base}/openapi.yaml", timeout=5).status_code == 200:
+            if requests.get(f"{service.base_url}/openapi.yaml", timeout=5).status_code == 200:
                 break
         except requests.RequestException:  # not listening yet, or a worker still booting
             pass
         if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"service did not start in {timeout:g} s; log: {_tail(log_path)}")
+            raise RuntimeError(f"service did not start in {timeout:g} s; log: {_tail(service.log_path)}")
         time.sleep(0.1)
-    service = Service(base, proc, log_path, workers)
     # gunicorn answers as soon as one worker is up: wait until every worker has answered once.
-    _warm(service, workers)
-    return service
+    _warm(service, service.workers)
 
 
 def _warm(service: Service, workers: int) -> None:
