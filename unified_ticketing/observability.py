@@ -36,6 +36,7 @@ from prometheus_client import (
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _QUIET_ROUTES = {"/healthz", "/readyz", "/metrics"}  # probes and scrapes: counted, not logged
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 access_log = logging.getLogger("unified_ticketing.access")
 
 # --- metrics -----------------------------------------------------------------------------------
@@ -126,8 +127,9 @@ def init_app(app: Flask) -> None:
             response.headers[REQUEST_ID_HEADER] = rid
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         route, integration = _route_label(), _integration_label(app)
-        HTTP_REQUESTS.labels(route, request.method, str(response.status_code), integration).inc()
-        HTTP_LATENCY.labels(route, request.method).observe(elapsed)
+        method = request.method if request.method in _METHODS else "other"  # any token is a valid method
+        HTTP_REQUESTS.labels(route, method, str(response.status_code), integration).inc()
+        HTTP_LATENCY.labels(route, method).observe(elapsed)
         if route not in _QUIET_ROUTES:
             access_log.info("request", extra={
                 "method": request.method, "path": request.path, "route": route, "status": response.status_code,

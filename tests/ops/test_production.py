@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -241,4 +242,18 @@ def test_production_starts_with_its_own_secrets(redis_server_url):
     app = create_app({"ENV": "production", "REDIS_URL": redis_server_url, "SECRET_KEY": "s3cret",
                       "ADMIN_TOKEN": "adm1n"})
     assert app.test_client().get("/readyz").status_code == 200
+    app.extensions["unified"].redis.close()
+
+
+def test_metric_labels_never_carry_the_callers_text(redis_server_url):
+    """Routes are templates, methods and integrations a closed set: a caller cannot grow the series."""
+    app = create_app({"REDIS_URL": redis_server_url})
+    client = app.test_client()
+    client.get("/no/such/route-junk1")
+    client.open("/healthz", method="JUNKMETHOD2")
+    client.get("/connect/junk3?redirect_uri=https://a.example/")
+    client.post("/proxy/livechat/v3.5/agent/action/junk4", headers={"Authorization": "Bearer junk5"})
+    page = client.get("/metrics").get_data(as_text=True)
+    assert 'route="<unmatched>"' in page and 'method="other"' in page and 'route="/connect/<integration>"' in page
+    assert not re.search(r"junk\d", page)
     app.extensions["unified"].redis.close()
