@@ -13,6 +13,7 @@ from .engine.events import load_events
 from .engine.executor import Engine
 from .engine.loader import load_all
 from .engine.upstream import Upstream
+from .jsonio import OrjsonProvider
 from .state import secrets, tenants
 from .state.redis_server import connect as connect_redis
 from .state.traversals import Traversals
@@ -34,7 +35,7 @@ class Services:
 
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__)
-    app.json.sort_keys = False
+    app.json = OrjsonProvider(app)
     app.config.update(settings.from_env())
     app.config.update(overrides or {})
     settings.check(app.config)

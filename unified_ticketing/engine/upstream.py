@@ -16,7 +16,7 @@ import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
 from urllib3.exceptions import NewConnectionError
 
-from .. import observability
+from .. import jsonio, observability
 from ..errors import ApiError
 from ..state import accounts
 from ..state.ratelimit import RateLimiter
@@ -207,7 +207,7 @@ class Upstream:
             raise TransportError(502, "upstream_unreachable", f"{title} could not be reached at {self.base_url}",
                                  sent=sent) from None
         try:
-            data = resp.json() if resp.content else {}
+            data = jsonio.loads(resp.content) if resp.content else {}
         except ValueError:
             data = None
         return resp, data

@@ -28,11 +28,14 @@ class EmbeddedRedis:
         self.server = ValkeyServer(config={"save": "", "appendonly": "no"})
         self.server.start()
         self.url = self.server.connection_url
+        self.owner = os.getpid()
+        # Forked children (gunicorn workers) inherit exit hooks: only the owner may stop the server.
+        atexit.unregister(self.server._cleanup)
         atexit.register(self.stop)
         log.info("embedded Valkey listening at %s", self.url)
 
     def stop(self) -> None:
-        if self.server.is_running():
+        if os.getpid() == self.owner and self.server.is_running():
             self.server.stop()
 
 

@@ -1,0 +1,23 @@
+"""Fast JSON (orjson) for the service's responses and the upstream's answers: the largest single
+cost of a 100-record page after the network (bench/RESULTS.md). Output stays key-ordered."""
+from __future__ import annotations
+
+import orjson
+from flask.json.provider import DefaultJSONProvider
+
+
+def loads(data):
+    return orjson.loads(data)
+
+
+class OrjsonProvider(DefaultJSONProvider):
+    sort_keys = False
+
+    def dumps(self, obj, **kwargs) -> str:
+        try:
+            return orjson.dumps(obj).decode()
+        except TypeError:  # a type orjson does not know: Flask's encoder decides
+            return super().dumps(obj, **kwargs)
+
+    def loads(self, s, **kwargs):
+        return orjson.loads(s)
