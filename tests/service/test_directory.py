@@ -66,3 +66,22 @@ def test_meta_describes_filters_and_fields(tenant):
 def test_a_non_numeric_team_filter_matches_nothing(tenant, account_id):
     resp = tenant.get("/unified/ticketing/tags", integrated_account_id=account_id, team_id="sales")
     assert resp.status_code == 200 and resp.json()["result"] == []
+
+
+def test_creating_a_tag_makes_it_usable_on_tickets(writer, writable_sandbox):
+    client, account = writer
+    created = client.post("/unified/ticketing/tags", json={"name": "escalated", "team_ids": ["2"]},
+                          params={"integrated_account_id": account})
+    assert created.status_code == 201, created.text
+    assert created.json()["id"] == "escalated" and created.json()["team_ids"] == ["2"]
+    again = client.post("/unified/ticketing/tags", json={"name": "escalated"},
+                        params={"integrated_account_id": account})
+    assert again.status_code == 409 and again.json()["error"]["param"] == "name"
+    bad = client.post("/unified/ticketing/tags", json={"name": "x", "team_ids": ["sales"]},
+                      params={"integrated_account_id": account})
+    assert bad.status_code == 400 and bad.json()["error"]["param"].startswith("team_ids")
+    ticket = client.get("/unified/ticketing/tickets", integrated_account_id=account, status="open",
+                        limit=100).json()["result"][0]
+    patched = client.request("PATCH", f"/unified/ticketing/tickets/{ticket['id']}",
+                             params={"integrated_account_id": account}, json={"tags": ["escalated"]})
+    assert patched.status_code == 200 and [t["name"] for t in patched.json()["tags"]] == ["escalated"]

@@ -105,7 +105,14 @@ class AttachmentCreate(_Body):
     comment = _text()
 
 
+class TagCreate(_Body):
+    name = _id(required=True)
+    team_ids = fields.List(fields.String(validate=validate.Regexp(r"^[0-9]{1,9}$", error="Team ids are numbers.")),
+                           validate=[validate.Length(min=1, max=50), _unique])
+
+
 BODIES = {
+    ("tags", "create"): TagCreate(),
     ("comments", "create"): CommentCreate(),
     ("tickets", "create"): TicketCreate(),
     ("tickets", "update"): TicketUpdate(),
