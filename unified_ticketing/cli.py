@@ -218,17 +218,25 @@ def _settings_ok() -> bool:
     return True
 
 
-def cmd_webhooks(args) -> int:
-    """Register (again) the service's webhook receiver for one account."""
-    from .api.webhooks import register_account_webhooks
+def _app_and_account(account_id: str):
+    """(app, services, stored account or None after saying so) for commands about one account."""
     from .app import create_app
     from .state import accounts
 
     app = create_app()
     svc = app.extensions["unified"]
-    record = accounts.get(svc.redis, args.account)
+    record = accounts.get(svc.redis, account_id)
     if record is None:
-        print(f"no integrated account {args.account}", file=sys.stderr)
+        print(f"no integrated account {account_id}", file=sys.stderr)
+    return app, svc, record
+
+
+def cmd_webhooks(args) -> int:
+    """Register (again) the service's webhook receiver for one account."""
+    from .api.webhooks import register_account_webhooks
+
+    app, svc, record = _app_and_account(args.account)
+    if record is None:
         return 1
     with app.test_request_context():
         note = register_account_webhooks(svc.engines[record["integration"]], record,
@@ -245,18 +253,14 @@ def cmd_export(args) -> int:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from .app import create_app
     from .engine.executor import account_from
     from .engine.query import parse_datetime
     from .errors import ApiError
     from .export import export_tickets, ndjson
     from .state import accounts
 
-    app = create_app()
-    svc = app.extensions["unified"]
-    record = accounts.get(svc.redis, args.account)
+    _, svc, record = _app_and_account(args.account)
     if record is None:
-        print(f"no integrated account {args.account}", file=sys.stderr)
         return 1
     state_file = Path(args.out + ".cursor") if args.out else None
     cursor, done = None, 0

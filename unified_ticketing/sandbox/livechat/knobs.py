@@ -1,17 +1,19 @@
 """Test and benchmark knobs: rate limit, latency, faults, error status mode; plus call statistics."""
 from __future__ import annotations
 
-import random
 import threading
-import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+
+from ..knobs import CheckedSettings, TokenBucket, common_rules, number, pick_fault
+
+__all__ = ["FAULT_KINDS", "Knobs", "Stats", "TokenBucket", "pick_fault"]
 
 FAULT_KINDS = ("internal", "timeout", "error_200")
 
 
 @dataclass
-class Knobs:
+class Knobs(CheckedSettings):
     rate_limit: float = 0.0  # requests per second per license; 0 turns the limit off
     rate_burst: int = 0  # bucket size; 0 means max(1, rate_limit)
     latency_ms: float = 0.0
@@ -23,76 +25,19 @@ class Knobs:
     webhook_retry_delays: list[float] = field(default_factory=lambda: [10.0, 20.0, 30.0])
     webhook_timeout: float = 10.0
 
-    def problems(self, changes: dict) -> list[str]:
-        """What is wrong with `changes`: unknown names and values of the wrong type or range."""
-        out = []
-        for name, value in changes.items():
-            check = _CHECKS.get(name)
-            if check is None:
-                out.append(f"unknown setting {name}")
-            elif not check(value):
-                out.append(f"{name}: {_RULES[name]}")
-        return out
 
-    def update(self, changes: dict) -> list[str]:
-        """Apply all of `changes`, or none of them if any is unknown or invalid; returns the problems."""
-        problems = self.problems(changes)
-        if not problems:
-            for k, v in changes.items():
-                setattr(self, k, list(v) if isinstance(v, list) else v)
-        return problems
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _number(value, low: float = 0.0, high: float | None = None, strict: bool = False) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    if value < low or (strict and value == low):
-        return False
-    return high is None or value <= high
-
-
-_RULES = {
-    "rate_limit": "must be a number >= 0", "rate_burst": "must be an integer >= 0",
-    "latency_ms": "must be a number >= 0", "fault_rate": "must be a number from 0 to 1",
-    "fault_kinds": f"must be an array of {', '.join(FAULT_KINDS)}", "timeout_seconds": "must be a number >= 0",
+_COMMON_CHECKS, _COMMON_RULES = common_rules(FAULT_KINDS)
+Knobs.checks = {
+    **_COMMON_CHECKS,
+    "error_status": lambda v: v in ("http", "200"),
+    "token_ttl": lambda v: number(v, strict=True), "webhook_timeout": lambda v: number(v, strict=True),
+    "webhook_retry_delays": lambda v: isinstance(v, list) and all(number(d) for d in v),
+}
+Knobs.rules = {
+    **_COMMON_RULES,
     "error_status": 'must be "http" or "200"', "token_ttl": "must be a number > 0",
     "webhook_retry_delays": "must be an array of numbers >= 0", "webhook_timeout": "must be a number > 0",
 }
-_CHECKS = {
-    "rate_limit": _number, "latency_ms": _number, "timeout_seconds": _number,
-    "rate_burst": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-    "fault_rate": lambda v: _number(v, 0, 1),
-    "fault_kinds": lambda v: isinstance(v, list) and all(k in FAULT_KINDS for k in v),
-    "error_status": lambda v: v in ("http", "200"),
-    "token_ttl": lambda v: _number(v, strict=True), "webhook_timeout": lambda v: _number(v, strict=True),
-    "webhook_retry_delays": lambda v: isinstance(v, list) and all(_number(d) for d in v),
-}
-
-
-class TokenBucket:
-    """A license's request quota: `rate` tokens per second, at most `burst` banked."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.tokens = None
-        self.stamp = time.monotonic()
-
-    def take(self, rate: float, burst: int) -> float | None:
-        """Spend one request: None when allowed, else the seconds until the next one would be."""
-        if rate <= 0:
-            return None
-        cap = burst or max(1.0, rate)
-        with self.lock:
-            now = time.monotonic()
-            self.tokens = cap if self.tokens is None else min(cap, self.tokens + (now - self.stamp) * rate)
-            self.stamp = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return None
-            return (1 - self.tokens) / rate
 
 
 @dataclass
@@ -134,9 +79,3 @@ class Stats:
             self.rate_limited = 0
             self.token_revocations = 0
             self.request_ids.clear()
-
-
-def pick_fault(knobs: Knobs, rng: random.Random) -> str | None:
-    if knobs.fault_rate <= 0 or not knobs.fault_kinds or rng.random() >= knobs.fault_rate:
-        return None
-    return rng.choice(knobs.fault_kinds)

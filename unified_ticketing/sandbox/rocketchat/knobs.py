@@ -1,15 +1,15 @@
 """Test and benchmark knobs (rate limit, latency, faults) and call statistics.
 
-The token bucket is LiveChat's; the answer when it is empty is Rocket.Chat's (see `app.py`).
+The token bucket is shared with the LiveChat sandbox; the answer when it is empty is Rocket.Chat's
+(see `app.py`).
 """
 from __future__ import annotations
 
-import random
 import threading
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from ..livechat.knobs import TokenBucket
+from ..knobs import CheckedSettings, TokenBucket, common_rules, pick_fault
 
 FAULT_KINDS = ("internal", "timeout")
 
@@ -17,7 +17,7 @@ __all__ = ["FAULT_KINDS", "Knobs", "Stats", "TokenBucket", "pick_fault"]
 
 
 @dataclass
-class Knobs:
+class Knobs(CheckedSettings):
     rate_limit: float = 0.0  # requests per second per user; 0 turns the limit off
     rate_burst: int = 0  # bucket size; 0 means max(1, rate_limit)
     latency_ms: float = 0.0
@@ -25,45 +25,8 @@ class Knobs:
     fault_kinds: list[str] = field(default_factory=lambda: list(FAULT_KINDS))
     timeout_seconds: float = 15.0  # how long an injected timeout waits before its 504
 
-    def problems(self, changes: dict) -> list[str]:
-        out = []
-        for name, value in changes.items():
-            check = _CHECKS.get(name)
-            if check is None:
-                out.append(f"unknown setting {name}")
-            elif not check(value):
-                out.append(f"{name}: {_RULES[name]}")
-        return out
 
-    def update(self, changes: dict) -> list[str]:
-        """Apply all of `changes`, or none if any is unknown or invalid; returns the problems."""
-        problems = self.problems(changes)
-        if not problems:
-            for k, v in changes.items():
-                setattr(self, k, list(v) if isinstance(v, list) else v)
-        return problems
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _number(value, low: float = 0.0, high: float | None = None) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
-        return False
-    return high is None or value <= high
-
-
-_RULES = {
-    "rate_limit": "must be a number >= 0", "rate_burst": "must be an integer >= 0",
-    "latency_ms": "must be a number >= 0", "fault_rate": "must be a number from 0 to 1",
-    "fault_kinds": f"must be an array of {', '.join(FAULT_KINDS)}", "timeout_seconds": "must be a number >= 0",
-}
-_CHECKS = {
-    "rate_limit": _number, "latency_ms": _number, "timeout_seconds": _number,
-    "rate_burst": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-    "fault_rate": lambda v: _number(v, 0, 1),
-    "fault_kinds": lambda v: isinstance(v, list) and all(k in FAULT_KINDS for k in v),
-}
+Knobs.checks, Knobs.rules = common_rules(FAULT_KINDS)
 
 
 @dataclass
@@ -92,9 +55,3 @@ class Stats:
             self.errors.clear()
             self.faults.clear()
             self.rate_limited = 0
-
-
-def pick_fault(knobs: Knobs, rng: random.Random) -> str | None:
-    if knobs.fault_rate <= 0 or not knobs.fault_kinds or rng.random() >= knobs.fault_rate:
-        return None
-    return rng.choice(knobs.fault_kinds)
