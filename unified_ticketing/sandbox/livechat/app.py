@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from flask import Flask, Response, abort, jsonify, request
 
-from ...http_server import threaded_server
 from ..admin import loopback_only, register_admin_routes
+from ..tls import listen
 from . import accounts, agent_api, configuration_api  # noqa: F401  (registers methods)
-from .auth import ALL_SCOPES, Registry, new_token
+from .auth import ALL_SCOPES, Registry, new_token, require
 from .errors import LiveChatError, render
 from .knobs import Knobs, Stats, TokenBucket, pick_fault
 from .methods import REGISTRY, Call
@@ -180,8 +180,6 @@ def _dispatch(sandbox: Sandbox, m, version: str, name: str):
         raise LiveChatError("not_found", f"Method {name} does not exist in version {version}")
     with sandbox.store.lock:
         principal = sandbox.registry.principal(request.headers.get("Authorization"), time.time())
-    from .auth import require
-
     require(principal, m.scopes, name)
     knobs = sandbox.knobs
     wait = sandbox.bucket.take(knobs.rate_limit, knobs.rate_burst)
@@ -238,14 +236,7 @@ def serve(options: SandboxOptions, ready=None) -> None:
     """Run the sandbox until interrupted. `ready(base_url)` is called once it listens."""
     app = create_app(options)
     sandbox: Sandbox = app.config["SANDBOX"]
-    ssl_context = None
-    if options.tls:
-        from .tls import self_signed_context
-
-        ssl_context = self_signed_context(options.host)
-    server = threaded_server(options.host, options.port, app, ssl_context=ssl_context)
-    host = f"[{options.host}]" if ":" in options.host else options.host
-    base = f"{'https' if options.tls else 'http'}://{host}:{server.server_port}"
+    server, base = listen(app, options.host, options.port, options.tls)
     sandbox.set_base_url(base)
     sandbox.webhooks.start()
     if ready:

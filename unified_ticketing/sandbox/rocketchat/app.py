@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from flask import Flask, Response, jsonify, request
 
-from ...http_server import threaded_server
 from ..admin import register_admin_routes
+from ..tls import listen
 from . import messages as _messages  # noqa: F401  (registers routes)
 from . import rooms as _rooms  # noqa: F401
 from . import visitors as _visitors  # noqa: F401
@@ -195,14 +195,7 @@ def serve(options: SandboxOptions, ready=None) -> None:
     """Run the sandbox until interrupted. `ready(base_url)` is called once it listens."""
     app = create_app(options)
     sandbox: Sandbox = app.config["SANDBOX"]
-    ssl_context = None
-    if options.tls:
-        from ..livechat.tls import self_signed_context
-
-        ssl_context = self_signed_context(options.host)
-    server = threaded_server(options.host, options.port, app, ssl_context=ssl_context)
-    host = f"[{options.host}]" if ":" in options.host else options.host
-    sandbox.base_url = f"{'https' if options.tls else 'http'}://{host}:{server.server_port}"
+    server, sandbox.base_url = listen(app, options.host, options.port, options.tls)
     if ready:
         ready(sandbox.base_url)
     try:

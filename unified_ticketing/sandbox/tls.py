@@ -35,3 +35,13 @@ def self_signed_context(host: str) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     return ctx
+
+
+def listen(app, host: str, port: int, tls: bool):
+    """A threaded server for a sandbox app on host:port (0: any free port), self-signed https when
+    `tls`; returns (server, base URL)."""
+    from ..http_server import threaded_server
+
+    server = threaded_server(host, port, app, ssl_context=self_signed_context(host) if tls else None)
+    shown = f"[{host}]" if ":" in host else host
+    return server, f"{'https' if tls else 'http'}://{shown}:{server.server_port}"
