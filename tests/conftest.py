@@ -1,6 +1,8 @@
 """Shared fixtures: a real Redis (embedded Valkey unless REDIS_URL) and LiveChat sandboxes over HTTP."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import requests
 import urllib3
@@ -87,8 +89,9 @@ class ServiceClient:
         return self.request("DELETE", path, **kwargs)
 
 
-def start_service(overrides: dict):
-    """The service app on a free loopback port, served by werkzeug in a daemon thread."""
+@contextlib.contextmanager
+def running_service(overrides: dict):
+    """(app, base URL) of the service on a free loopback port, served in a daemon thread until the block ends."""
     import threading
 
     from unified_ticketing.app import create_app
@@ -97,7 +100,12 @@ def start_service(overrides: dict):
     app = create_app(overrides)
     server = threaded_server("127.0.0.1", 0, app)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return app, server, f"http://127.0.0.1:{server.server_port}"
+    try:
+        yield app, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.extensions["unified"].redis.close()
 
 
 ADMIN_TOKEN = "test-admin-token"
@@ -113,10 +121,8 @@ def service_overrides(sandbox, redis_url: str, **extra) -> dict:
 
 @pytest.fixture(scope="session")
 def service(sandbox, redis_server_url):
-    app, server, base = start_service(service_overrides(sandbox, redis_server_url))
-    yield base
-    server.shutdown()
-    app.extensions["unified"].redis.close()
+    with running_service(service_overrides(sandbox, redis_server_url)) as (_, base):
+        yield base
 
 
 def new_tenant(base_url: str, name: str) -> ServiceClient:
@@ -182,10 +188,8 @@ def sandbox_all(sandbox, method: str, items_key: str, body: dict, version: str =
 @pytest.fixture(scope="module")
 def writable_service(writable_sandbox, redis_server_url):
     """The service over this module's writable sandbox: write tests never touch the shared `sandbox`."""
-    app, server, base = start_service(service_overrides(writable_sandbox, redis_server_url))
-    yield base
-    server.shutdown()
-    app.extensions["unified"].redis.close()
+    with running_service(service_overrides(writable_sandbox, redis_server_url)) as (_, base):
+        yield base
 
 
 @pytest.fixture(scope="module")

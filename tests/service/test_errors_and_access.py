@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import ADMIN_TOKEN, ServiceClient, connect_pat, new_tenant, service_overrides, start_service
+from tests.conftest import ADMIN_TOKEN, ServiceClient, connect_pat, new_tenant, running_service, service_overrides
 
 
 def assert_error(resp, status: int, param: str | None = None) -> dict:
@@ -60,8 +60,7 @@ def test_another_tenants_account_is_404_not_403(service, account_id):
 
 
 def test_expired_cursor_is_rejected(sandbox, redis_server_url):
-    app, server, base = start_service(service_overrides(sandbox, redis_server_url, CURSOR_TTL=1))
-    try:
+    with running_service(service_overrides(sandbox, redis_server_url, CURSOR_TTL=1)) as (_, base):
         client = new_tenant(base, "shortlived")
         account = connect_pat(client, sandbox)
         page = client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=2).json()
@@ -69,9 +68,6 @@ def test_expired_cursor_is_rejected(sandbox, redis_server_url):
         err = assert_error(client.get("/unified/ticketing/tickets", integrated_account_id=account,
                                       next_cursor=page["next_cursor"]), 400, "cursor")
         assert "expired" in err["message"]
-    finally:
-        server.shutdown()
-        app.extensions["unified"].redis.close()
 
 
 @pytest.mark.parametrize("params,param", [

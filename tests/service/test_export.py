@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.conftest import connect_pat, new_tenant, service_overrides, start_service, traverse
+from tests.conftest import connect_pat, new_tenant, running_service, service_overrides, traverse
 from unified_ticketing.sandbox.process import start_sandbox
 
 
@@ -23,12 +23,9 @@ def export_sandbox():
 
 @pytest.fixture(scope="module")
 def export_service(export_sandbox, redis_server_url):
-    app, server, base = start_service(service_overrides(export_sandbox, redis_server_url))
-    client = new_tenant(base, "exporter")
-    yield client, connect_pat(client, export_sandbox)
-    server.shutdown()
-    server.server_close()
-    app.extensions["unified"].redis.close()
+    with running_service(service_overrides(export_sandbox, redis_server_url)) as (_, base):
+        client = new_tenant(base, "exporter")
+        yield client, connect_pat(client, export_sandbox)
 
 
 def run_export(redis_url: str, sandbox, *args: str) -> subprocess.CompletedProcess:

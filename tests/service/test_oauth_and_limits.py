@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.conftest import ServiceClient, new_tenant, service_overrides, start_service
+from tests.conftest import ServiceClient, new_tenant, running_service, service_overrides
 from unified_ticketing.sandbox.process import start_sandbox
 
 
@@ -41,12 +41,10 @@ def oauth_env(sandbox) -> dict:
 @pytest.fixture
 def oauth_service(sandbox_knobs, redis_server_url):
     env = oauth_env(sandbox_knobs)
-    app, server, base = start_service(service_overrides(sandbox_knobs, redis_server_url, UPSTREAM_ENV=env,
-                                                        REFRESH_MARGIN=0, RATE_LIMIT_WAIT=1))
-    app.config["PUBLIC_URL"] = base
-    yield base
-    server.shutdown()
-    app.extensions["unified"].redis.close()
+    with running_service(service_overrides(sandbox_knobs, redis_server_url, UPSTREAM_ENV=env, REFRESH_MARGIN=0,
+                                           RATE_LIMIT_WAIT=1)) as (app, base):
+        app.config["PUBLIC_URL"] = base
+        yield base
 
 
 def connect_via_oauth(client: ServiceClient, link: str | None = None) -> str:
@@ -238,9 +236,8 @@ def test_hundred_rotations_lose_no_account(workers, oauth_sandbox):
 def test_shared_pacing_keeps_under_the_upstream_limit(sandbox_knobs, redis_server_url):
     sandbox_knobs.admin("POST", "config", json={"rate_limit": 10, "rate_burst": 10})
     env = {"LIVECHAT_API_URL": sandbox_knobs.base_url, "LIVECHAT_RATE_LIMIT": "9", "LIVECHAT_RATE_BURST": "1"}
-    app, server, base = start_service(service_overrides(sandbox_knobs, redis_server_url, UPSTREAM_ENV=env,
-                                                        RATE_LIMIT_WAIT=1))
-    try:
+    overrides = service_overrides(sandbox_knobs, redis_server_url, UPSTREAM_ENV=env, RATE_LIMIT_WAIT=1)
+    with running_service(overrides) as (_, base):
         client = new_tenant(base, "paced-co")
         from tests.conftest import connect_pat
 
@@ -264,9 +261,6 @@ def test_shared_pacing_keeps_under_the_upstream_limit(sandbox_knobs, redis_serve
             assert a.json()["error"]["type"] == "rate_limited"
         assert stats(sandbox_knobs)["rate_limited"] <= 1
         assert codes.count(200) >= 9 * duration * 0.8
-    finally:
-        server.shutdown()
-        app.extensions["unified"].redis.close()
 
 
 def test_one_hosts_429_makes_every_host_back_off(sandbox_knobs, oauth_service, redis_server_url):
@@ -275,8 +269,7 @@ def test_one_hosts_429_makes_every_host_back_off(sandbox_knobs, oauth_service, r
 
     client = new_tenant(oauth_service, "cooldown-co")
     account = connect_pat(client, sandbox_knobs)
-    app, server, other_base = start_service(service_overrides(sandbox_knobs, redis_server_url, RATE_LIMIT_WAIT=1))
-    try:
+    with running_service(service_overrides(sandbox_knobs, redis_server_url, RATE_LIMIT_WAIT=1)) as (_, other_base):
         other = ServiceClient(other_base, client.api_key)
         sandbox_knobs.admin("POST", "config", json={"rate_limit": 0.2, "rate_burst": 1})  # Retry-After: 5 s
         assert client.get("/unified/ticketing/contacts", integrated_account_id=account).status_code == 200
@@ -287,9 +280,6 @@ def test_one_hosts_429_makes_every_host_back_off(sandbox_knobs, oauth_service, r
         assert held.status_code == 429 and held.json()["error"]["type"] == "rate_limited"
         assert int(held.headers["Retry-After"]) >= 1 and held.headers["ratelimit-remaining"] == "0"
         assert stats(sandbox_knobs)["total_calls"] == calls  # held back without touching LiveChat
-    finally:
-        server.shutdown()
-        app.extensions["unified"].redis.close()
 
 
 def test_reads_under_twenty_percent_faults_are_correct_or_honest(sandbox_knobs, oauth_service):

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from tests.conftest import connect_pat, lc_call, new_tenant, service_overrides, start_service
+from tests.conftest import connect_pat, lc_call, new_tenant, running_service, service_overrides
 from unified_ticketing.sandbox.process import start_sandbox
 from unified_ticketing.worker import Worker
 
@@ -71,23 +71,21 @@ def stack(hook_sandbox, redis_server_url):
     """Service (registering its receiver with the sandbox) + a worker thread + a subscriber."""
     hook_sandbox.admin("POST", "reset")
     hook_sandbox.admin("POST", "config", json={"webhook_retry_delays": [0.2, 0.2, 0.2]})
-    app, server, base = start_service(service_overrides(
-        hook_sandbox, redis_server_url, WEBHOOKS_REGISTER=True, WEBHOOK_BACKOFF_BASE=0.1, WEBHOOK_LOCK_SECONDS=1.5))
-    app.config["PUBLIC_URL"] = base
-    client = new_tenant(base, f"hooks-{time.monotonic_ns()}")
-    receiver = Receiver()
-    sub = client.post("/webhook-subscriptions", json={"url": receiver.url, "events": ["*"]}).json()
-    account = connect_pat(client, hook_sandbox)
-    stop = threading.Event()
-    worker = threading.Thread(target=Worker(app, "test-worker").run, args=(stop,), daemon=True)
-    yield {"app": app, "base": base, "client": client, "receiver": receiver, "sub": sub, "account": account,
-           "stop": stop, "worker": worker, "sandbox": hook_sandbox}
-    stop.set()
-    server.shutdown()
-    server.server_close()
-    receiver.server.shutdown()
-    receiver.server.server_close()
-    app.extensions["unified"].redis.close()
+    overrides = service_overrides(hook_sandbox, redis_server_url, WEBHOOKS_REGISTER=True, WEBHOOK_BACKOFF_BASE=0.1,
+                                  WEBHOOK_LOCK_SECONDS=1.5)
+    with running_service(overrides) as (app, base):
+        app.config["PUBLIC_URL"] = base
+        client = new_tenant(base, f"hooks-{time.monotonic_ns()}")
+        receiver = Receiver()
+        sub = client.post("/webhook-subscriptions", json={"url": receiver.url, "events": ["*"]}).json()
+        account = connect_pat(client, hook_sandbox)
+        stop = threading.Event()
+        worker = threading.Thread(target=Worker(app, "test-worker").run, args=(stop,), daemon=True)
+        yield {"app": app, "base": base, "client": client, "receiver": receiver, "sub": sub, "account": account,
+               "stop": stop, "worker": worker, "sandbox": hook_sandbox}
+        stop.set()
+        receiver.server.shutdown()
+        receiver.server.server_close()
 
 
 def customer_id(sandbox) -> str:
@@ -214,16 +212,11 @@ def test_subscriptions_are_validated_and_private_to_the_tenant(stack):
 
 
 def test_production_refuses_private_subscriber_urls(hook_sandbox, redis_server_url):
-    app, server, base = start_service(service_overrides(hook_sandbox, redis_server_url,
-                                                        ALLOW_PRIVATE_WEBHOOKS=False))
-    try:
+    with running_service(service_overrides(hook_sandbox, redis_server_url, ALLOW_PRIVATE_WEBHOOKS=False)) as (_, base):
         client = new_tenant(base, "ssrf-co")
         for url in ("http://127.0.0.1:9/x", "http://10.0.0.5/x", "http://localhost/x"):
             resp = client.post("/webhook-subscriptions", json={"url": url, "events": ["*"]})
             assert resp.status_code == 400 and resp.json()["error"]["param"] == "url", url
-    finally:
-        server.shutdown()
-        app.extensions["unified"].redis.close()
 
 
 def test_deleting_the_account_unregisters_its_webhooks(stack):

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import lc_call, new_tenant, service_overrides, start_service
+from tests.conftest import lc_call, new_tenant, running_service, service_overrides
 
 
 @pytest.fixture
@@ -160,10 +160,8 @@ def test_a_final_error_is_stored_and_replayed_too(writer, sb):
 @pytest.fixture
 def impatient_service(sb, redis_server_url):
     """The service with a 0.3 s upstream timeout, so a slow sandbox loses the answers of writes it applies."""
-    app, server, base = start_service(service_overrides(sb, redis_server_url, UPSTREAM_TIMEOUT=0.3))
-    yield base
-    server.shutdown()
-    app.extensions["unified"].redis.close()
+    with running_service(service_overrides(sb, redis_server_url, UPSTREAM_TIMEOUT=0.3)) as (_, base):
+        yield base
 
 
 def test_a_write_whose_answer_was_lost_is_reconciled_not_repeated(impatient_service, sb):
