@@ -56,7 +56,7 @@ def create_app(overrides: dict | None = None) -> Flask:
                             app.config["UPSTREAM_VERIFY_TLS"], redis=client, fernet=svc.fernet,
                             refresh_margin=app.config["REFRESH_MARGIN"], wait_budget=app.config["RATE_LIMIT_WAIT"])
         svc.engines[name] = Engine(integration, upstream, traversals)
-        events = load_events(Path(app.config["MAPPINGS_DIR"]) / name)
+        events = load_events(Path(app.config["MAPPINGS_DIR"]) / name, integration.http_method)
         if events is not None:
             svc.events[name] = events
     app.extensions["unified"] = svc

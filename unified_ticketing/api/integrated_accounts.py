@@ -38,9 +38,9 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
     if version not in integration.versions:
         raise bad_request(f"api_version: {integration.title} supports {', '.join(integration.versions)}",
                           "api_version")
-    verify = integration.verify
+    engine.upstream.base_url_for(creds)  # a server URL among the credentials must be usable
     try:
-        engine.upstream.call(version, auth_type, creds, verify.api, verify.action, verify.body(None))
+        engine.upstream.call(auth_type, creds, integration.verify.prepare(None, version=version))
     except ApiError as err:
         if err.status in (401, 403):
             raise ApiError(422, "invalid_credentials", f"{integration.title} did not accept these credentials: "

@@ -42,7 +42,7 @@ def forward(integration: str, path: str):
     if request.method == "POST":
         payload["data"] = request.get_data()
         extra["Content-Type"] = request.headers.get("Content-Type", "application/json")
-    resp, _ = upstream.send(request.method, f"{upstream.base_url}/{path}", path, record["auth_type"], creds, payload,
+    resp, _ = upstream.send(request.method, f"/{path}", path, record["auth_type"], creds, payload,
                             idempotent=request.method == "GET", account_id=account_id, passthrough=True,
                             extra_headers=extra)
     headers = {h: resp.headers[h] for h in FORWARDED_HEADERS if h in resp.headers}

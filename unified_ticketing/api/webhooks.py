@@ -59,15 +59,13 @@ def register_account_webhooks(engine, record: dict, mapping) -> dict:
     url = f"{current_app.config['PUBLIC_URL']}/webhooks/{record['integration']}/{record['id']}"
     creds = {k: v for k, v in accounts.credentials(svc.fernet, record).items() if k != "type"}
     ids = []
-    bindings = {"secret": secret, "url": url, "client_id": client_id}
+    bindings = {"secret": secret, "url": url, "client_id": client_id, "version": record["api_version"]}
     for action in mapping.actions:
-        answer = engine.upstream.call(record["api_version"], record["auth_type"], creds, reg.register.api,
-                                      reg.register.action, reg.register.body(None, action=action, **bindings),
+        answer = engine.upstream.call(record["auth_type"], creds, reg.register.prepare(None, action=action, **bindings),
                                       idempotent=False, account_id=record["id"])
         ids.append(answer.get(reg.id_path))
     if reg.enable is not None:
-        engine.upstream.call(record["api_version"], record["auth_type"], creds, reg.enable.api, reg.enable.action,
-                             reg.enable.body(None, **bindings), account_id=record["id"])
+        engine.upstream.call(record["auth_type"], creds, reg.enable.prepare(None, **bindings), account_id=record["id"])
     svc.redis.hset(accounts.key(record["id"]), mapping={
         "webhook_secret": svc.fernet.encrypt(secret.encode()).decode(), "webhook_ids": json.dumps(ids)})
     return {"webhooks": f"registered {len(ids)} actions at {url}"}
@@ -82,10 +80,9 @@ def unregister_account_webhooks(engine, record: dict, mapping) -> None:
     creds = {k: v for k, v in accounts.credentials(svc.fernet, record).items() if k != "type"}
     for hook_id in ids:
         try:
-            engine.upstream.call(record["api_version"], record["auth_type"], creds, reg.unregister.api,
-                                 reg.unregister.action, reg.unregister.body(None, id=hook_id,
-                                                                            client_id=engine.upstream.client_id),
-                                 idempotent=False, account_id=record["id"])
+            request = reg.unregister.prepare(None, id=hook_id, client_id=engine.upstream.client_id,
+                                             version=record["api_version"])
+            engine.upstream.call(record["auth_type"], creds, request, idempotent=False, account_id=record["id"])
         except ApiError as err:
             log.warning("could not unregister webhook %s: %s", hook_id, err.message)
     svc.redis.hdel(accounts.key(record["id"]), "webhook_ids")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError
-from .loader import RESOURCES, UpstreamRequest, _File, _upstream_request
+from .loader import RESOURCES, _File
 
 EVENTS = ("ticket:created", "ticket:updated", "comment:created", "attachment:created", "contact:created",
           "contact:updated")
@@ -23,10 +24,10 @@ class EventRule:
 
 @dataclass(frozen=True)
 class Registration:
-    register: UpstreamRequest
+    register: CallSpec
     id_path: str
-    enable: UpstreamRequest | None
-    unregister: UpstreamRequest
+    enable: CallSpec | None
+    unregister: CallSpec
 
 
 @dataclass
@@ -38,7 +39,7 @@ class EventMapping:
     actions: dict[str, list[EventRule]] = field(default_factory=dict)
 
 
-def load_events(folder: Path) -> EventMapping | None:
+def load_events(folder: Path, default_method: str) -> EventMapping | None:
     path = folder / "events.yaml"
     if not path.exists():
         return None
@@ -48,16 +49,12 @@ def load_events(folder: Path) -> EventMapping | None:
     delivery = f.section(d, "delivery", "delivery", {"secret", "action", "payload"}, {"secret", "action", "payload"})
     registration = None
     if "registration" in d:
-        reg = f.section(d, "registration", "registration", {"register", "enable", "unregister"},
+        reg = f.section(d, "registration", "registration", {"register", "register_id", "enable", "unregister"},
                         {"register", "unregister"})
-        calls = {}
-        for name in ("register", "enable", "unregister"):
-            if name in reg:
-                node = f.section(reg, name, f"registration.{name}", {"api", "action", "body", "id"},
-                                 {"api", "action", "body"})
-                calls[name] = (_upstream_request(f, node, f"registration.{name}"), node.get("id"))
-        registration = Registration(calls["register"][0], calls["register"][1] or "id",
-                                    calls.get("enable", (None,))[0], calls["unregister"][0])
+        calls = {name: parse_call(f, reg, name, f"registration.{name}", default_method)
+                 for name in ("register", "enable", "unregister") if name in reg}
+        registration = Registration(calls["register"], reg.get("register_id", "id"), calls.get("enable"),
+                                    calls["unregister"])
     mapping = EventMapping(f.expr(delivery, "secret", "delivery.secret"), f.expr(delivery, "action", "delivery.action"),
                            f.expr(delivery, "payload", "delivery.payload"), registration)
     actions = d["actions"]

@@ -7,13 +7,14 @@ of the upstream page, whichever comes first.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.ticketing import MODELS
 from ..state.traversals import CursorError, Traversals
+from .calls import Prepared
 from .expressions import ExpressionFailed
-from .loader import Integration, Operation
+from .loader import Integration, Operation, Pagination
 from .upstream import Upstream
 
 log = logging.getLogger(__name__)
@@ -53,10 +54,9 @@ class Engine:
             raise ApiError(501, "not_supported", f"{self.integration.title} does not support {method} {resource}")
         return op
 
-    def _call(self, account: Account, op: Operation, body: dict) -> dict:
-        log.debug("upstream %s %s", op.request.action, list(body))
-        return self.upstream.call(account.version, account.auth_type, account.credentials, op.request.api,
-                                  op.request.action, body, account_id=account.id)
+    def _call(self, account: Account, request: Prepared) -> dict:
+        log.debug("upstream %s %s", request.name, request.path)
+        return self.upstream.call(account.auth_type, account.credentials, request, account_id=account.id)
 
     def _record(self, op: Operation, raw, bindings: dict) -> dict:
         try:
@@ -85,13 +85,13 @@ class Engine:
         op = self.operation(resource, "get", account.version)
         bindings = {"id": record_id, "version": account.version}
         try:
-            body = op.request.body(None, **bindings)
+            request = op.request.prepare(None, **bindings)
         except ExpressionFailed:  # an id the helpdesk cannot even be asked about
             raise not_found(f"No {resource} with id '{record_id}' in this integrated account") from None
         try:
-            data = self._call(account, op, body)
+            data = self._call(account, request)
         except ApiError as err:
-            if err.status in (404, 422) and err.remote and err.remote.get("type") in ("not_found", "validation"):
+            if err.remote and err.remote.get("type") in self.integration.errors.not_found_types:
                 raise not_found(f"No {resource} with id '{record_id}' in this integrated account") from None
             raise
         raw = op.item(data, **bindings)
@@ -118,21 +118,16 @@ class Engine:
 
         pag = self.integration.pagination
         try:
-            first_body = op.request.body(None, **bindings)
+            first = op.request.prepare(None, **bindings)
         except ExpressionFailed:
             raise bad_request(f"These filters cannot be sent to {self.integration.title}: {sorted(filters)}",
                               "filters") from None
         upstream_cursor, skip = (state["cursor"], state["skip"]) if state else (None, 0)
-        if upstream_cursor is None:
-            body = first_body
-        else:
-            body = {pag.cursor_name_in_request: upstream_cursor}
-            body.update({k: first_body[k] for k in pag.request_keeps if k in first_body})
-        data = self._call(account, op, body)
+        data = self._call(account, first if upstream_cursor is None else _page_request(pag, first, upstream_cursor))
         items = op.items(data, **bindings) or []
         if not isinstance(items, list):
             items = [items]
-        next_upstream = _path(data, pag.next_cursor_path_in_response)
+        next_upstream = _next_page(pag, data, upstream_cursor)
 
         post = [(s, filters[s.name]) for s in op.filters.values() if s.where is not None and s.name in filters]
         page_key = upstream_cursor or "first"
@@ -156,7 +151,7 @@ class Engine:
 
         if stopped_at is not None:
             next_state = {"cursor": upstream_cursor, "skip": stopped_at}
-        elif next_upstream:
+        elif next_upstream is not None:
             next_state = {"cursor": next_upstream, "skip": 0}
         else:
             next_state = None
@@ -169,6 +164,29 @@ class Engine:
             "prev_cursor": cur(account.tenant, account.id, resource, traversal, page - 1) if page > 0 else None,
             "result_count": len(results),
         }
+
+
+def _page_request(pag: Pagination, first: Prepared, position) -> Prepared:
+    """The request for a later upstream page: the first one, moved to `position`."""
+    if pag.location == "query":
+        params = [(k, v) for k, v in first.params if k != pag.param] + [(pag.param, str(position))]
+        return replace(first, params=params)
+    if pag.type == "cursor":
+        body = {pag.param: position, **{k: first.body[k] for k in pag.request_keeps if k in (first.body or {})}}
+    else:
+        body = {**(first.body or {}), pag.param: position}
+    return replace(first, body=body)
+
+
+def _next_page(pag: Pagination, data, position):
+    """Where the next upstream page starts (a cursor or an offset), or None after the last one."""
+    if pag.type == "cursor":
+        return _path(data, pag.next_cursor_path) or None
+    count, total = _path(data, pag.count_path), _path(data, pag.total_path)
+    if not isinstance(count, int) or not isinstance(total, int) or count <= 0:
+        return None
+    offset = (position or 0) + count
+    return offset if offset < total else None
 
 
 def _path(data, dotted: str):

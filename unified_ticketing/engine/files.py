@@ -32,7 +32,7 @@ def open_download(upstream: Upstream, account: Account, url, file_name: str | No
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise ApiError(502, "upstream_error", f"{title} gave this attachment no downloadable URL")
-    api = urlsplit(upstream.base_url)
+    api = urlsplit(upstream.base_url_for(account.credentials))
     same_origin = (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
     headers = upstream.headers(account.auth_type, account.credentials) if same_origin else {}
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError, compile_expression
 from .steps import WriteOperation, parse_write_operation
 
@@ -84,18 +85,11 @@ class FilterSpec:
 
 
 @dataclass(frozen=True)
-class UpstreamRequest:
-    api: str
-    action: str
-    body: Expression
-
-
-@dataclass(frozen=True)
 class Operation:
     resource: str
     method: str
     source: str
-    request: UpstreamRequest
+    request: CallSpec
     record: Expression
     items: Expression | None = None  # list: the upstream items of a page
     item: Expression | None = None  # get: the one upstream item
@@ -112,9 +106,19 @@ class AuthStyle:
 
 @dataclass(frozen=True)
 class Pagination:
-    cursor_name_in_request: str
-    next_cursor_path_in_response: str
+    """How a list asks for its next page.
+
+    `cursor`: the answer's `next_cursor_path` holds a token (absent on the last page); the next
+    request sends it as `param` (in the body: alone, plus the first body's `request_keeps`).
+    `offset`: the next request sends `param` = offset + the answer's `count_path`, until `total_path`.
+    """
+    type: str
+    param: str
+    location: str  # "body" | "query"
+    next_cursor_path: str | None = None
     request_keeps: tuple[str, ...] = ()
+    count_path: str | None = None
+    total_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class ErrorPolicy:
     retry_types: frozenset = frozenset()
     rate_limit_types: frozenset = frozenset()
     reauth_types: frozenset = frozenset()
+    not_found_types: frozenset = frozenset()  # on a get: the record does not exist (a 404)
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,7 @@ class RateLimitPolicy:
     requests_per_second: Setting
     burst: Setting
     retry_after_header: str = "Retry-After"
+    retry_after_unit: str = "seconds"  # or "epoch_ms" / "epoch_seconds": the moment the quota resets
     default_cooldown_seconds: float = 1
 
 
@@ -170,18 +176,24 @@ class ProxyPolicy:
     get: tuple = ()
 
 
+@dataclass(frozen=True)
+class BaseUrl:
+    """Where the API lives: one URL from the environment, or each account's own (a credential field)."""
+    env: str | None = None
+    default: str | None = None
+    credential: str | None = None
+
+
 @dataclass
 class Integration:
     name: str
     title: str
-    base_url_env: str
-    base_url_default: str
+    base_url: BaseUrl
     default_version: str
     versions: tuple[str, ...]
     http_method: str
-    path: str
     auth: dict[str, AuthStyle]
-    verify: UpstreamRequest
+    verify: CallSpec
     errors: ErrorPolicy
     pagination: Pagination
     retry: RetryPolicy = RetryPolicy()
@@ -218,35 +230,28 @@ def load_integration(folder: Path) -> Integration:
     f.keys(d, "integration", {"name", "title", "base_url", "api_versions", "request", "auth",
                               "verify_credentials", "errors", "pagination", "retry", "rate_limit", "oauth", "proxy"},
            {"name", "base_url", "api_versions", "request", "auth", "verify_credentials", "errors", "pagination"})
-    base = f.section(d, "base_url", "base_url", {"env", "default"}, {"env", "default"})
     versions = f.section(d, "api_versions", "api_versions", {"default", "supported"}, {"default", "supported"})
-    req = f.section(d, "request", "request", {"method", "path"}, {"method", "path"})
+    req = f.section(d, "request", "request", {"method"}, {"method"})
     auth_node = f.section(d, "auth", "auth", {"personal_access_token", "oauth2", "api_key"})
     auth = {}
     for kind, style in auth_node.items():
         f.keys(style, f"auth.{kind}", {"fields", "headers"}, {"fields", "headers"})
         auth[kind] = AuthStyle(tuple(style["fields"]),
                                {h: f.expr(style["headers"], h, f"auth.{kind}.headers.{h}") for h in style["headers"]})
-    verify = _upstream_request(f, f.section(d, "verify_credentials", "verify_credentials",
-                                            {"api", "action", "body"}, {"api", "action", "body"}), "verify_credentials")
+    method = str(req["method"]).upper()
+    verify = parse_call(f, d, "verify_credentials", "verify_credentials", method)
     err = f.section(d, "errors", "errors", {"detect", "type", "message", "statuses", "retry_types",
-                                            "rate_limit_types", "reauth_types"},
+                                            "rate_limit_types", "reauth_types", "not_found_types"},
                     {"detect", "type", "message", "statuses"})
-    pag = f.section(d, "pagination", "pagination", {"type", "cursor_name_in_request",
-                                                     "next_cursor_path_in_response", "request_keeps"},
-                    {"type", "cursor_name_in_request", "next_cursor_path_in_response"})
-    if pag["type"] != "cursor":
-        raise MappingError(f"{f.where(pag, 'type', 'pagination.type')}: only 'cursor' is supported")
     integration = Integration(
-        name=d["name"], title=d.get("title", d["name"]), base_url_env=base["env"], base_url_default=base["default"],
+        name=d["name"], title=d.get("title", d["name"]), base_url=_base_url(f, d, auth),
         default_version=str(versions["default"]), versions=tuple(str(v) for v in versions["supported"]),
-        http_method=req["method"], path=req["path"], auth=auth, verify=verify,
+        http_method=method, auth=auth, verify=verify,
         errors=ErrorPolicy(f.expr(err, "detect", "errors.detect"), f.expr(err, "type", "errors.type"),
                            f.expr(err, "message", "errors.message"), dict(err["statuses"]),
-                           frozenset(err.get("retry_types", ())), frozenset(err.get("rate_limit_types", ())),
-                           frozenset(err.get("reauth_types", ()))),
-        pagination=Pagination(pag["cursor_name_in_request"], pag["next_cursor_path_in_response"],
-                              tuple(pag.get("request_keeps", ()))),
+                           *(frozenset(err.get(k, ())) for k in ("retry_types", "rate_limit_types", "reauth_types",
+                                                                  "not_found_types"))),
+        pagination=_pagination(f, d),
         **_policies(f, d),
     )
     for path in sorted(folder.glob("*.yaml")):
@@ -259,12 +264,12 @@ def load_integration(folder: Path) -> Integration:
         of = _File(path, root)
         if method in WRITE_METHODS:
             def build(node, prefix, of=of, resource=resource, method=method):
-                return parse_write_operation(of, node, resource, method, prefix, RESOURCES)
+                return parse_write_operation(of, node, resource, method, prefix, RESOURCES, integration.http_method)
         else:
             of.keys(of.data, "operation", {"request", "response", "filters", "versions"}, {"request", "response"})
 
             def build(node, prefix, of=of, resource=resource, method=method):
-                return _operation(of, folder, node, resource, method, prefix)
+                return _operation(of, folder, node, resource, method, prefix, integration.http_method)
         base_op = build(of.data, "")
         for version in integration.versions:
             integration.operations[(resource, method, version)] = base_op
@@ -281,6 +286,38 @@ def load_integration(folder: Path) -> Integration:
     return integration
 
 
+def _base_url(f: _File, d: dict, auth: dict) -> BaseUrl:
+    node = f.section(d, "base_url", "base_url", {"env", "default", "credential"})
+    if "credential" in node:
+        if set(node) != {"credential"}:
+            raise MappingError(f"{f.where(d, 'base_url', 'base_url')}: give credential alone, or env and default")
+        missing = [kind for kind, style in auth.items() if node["credential"] not in style.fields]
+        if missing:
+            raise MappingError(f"{f.where(node, 'credential', 'base_url.credential')}: auth {', '.join(missing)} "
+                               f"has no field {node['credential']}")
+        return BaseUrl(credential=str(node["credential"]))
+    f.keys(node, "base_url", {"env", "default"}, {"env", "default"})
+    return BaseUrl(env=node["env"], default=node["default"])
+
+
+def _pagination(f: _File, d: dict) -> Pagination:
+    node = f.section(d, "pagination", "pagination", {"type", "param", "in", "next_cursor_path", "request_keeps",
+                                                     "count_path", "total_path"}, {"type", "param"})
+    kind = node["type"]
+    if kind == "cursor":
+        f.keys(node, "pagination", {"type", "param", "in", "next_cursor_path", "request_keeps"},
+               {"next_cursor_path"})
+    elif kind == "offset":
+        f.keys(node, "pagination", {"type", "param", "in", "count_path", "total_path"}, {"count_path", "total_path"})
+    else:
+        raise MappingError(f"{f.where(node, 'type', 'pagination.type')}: expected cursor or offset")
+    location = node.get("in", "body" if kind == "cursor" else "query")
+    if location not in ("body", "query"):
+        raise MappingError(f"{f.where(node, 'in', 'pagination.in')}: expected body or query")
+    return Pagination(kind, node["param"], location, node.get("next_cursor_path"),
+                      tuple(node.get("request_keeps", ())), node.get("count_path"), node.get("total_path"))
+
+
 def _setting(f: _File, node: dict, key: str, label: str) -> Setting:
     value = f.section(node, key, f"{label}.{key}", {"env", "default"}, {"env", "default"})
     return Setting(value["env"], str(value["default"]))
@@ -294,11 +331,16 @@ def _policies(f: _File, d: dict) -> dict:
         out["retry"] = RetryPolicy(**node)
     if "rate_limit" in d:
         node = f.section(d, "rate_limit", "rate_limit", {"requests_per_second", "burst", "retry_after_header",
-                                                          "default_cooldown_seconds"}, {"requests_per_second"})
+                                                          "retry_after_unit", "default_cooldown_seconds"},
+                         {"requests_per_second"})
+        unit = node.get("retry_after_unit", "seconds")
+        if unit not in ("seconds", "epoch_ms", "epoch_seconds"):
+            raise MappingError(f"{f.where(node, 'retry_after_unit', 'rate_limit.retry_after_unit')}: expected "
+                               "seconds, epoch_ms or epoch_seconds")
         out["rate_limit"] = RateLimitPolicy(
             _setting(f, node, "requests_per_second", "rate_limit"),
             _setting(f, node, "burst", "rate_limit") if "burst" in node else Setting("", "0"),
-            node.get("retry_after_header", "Retry-After"), float(node.get("default_cooldown_seconds", 1)))
+            node.get("retry_after_header", "Retry-After"), unit, float(node.get("default_cooldown_seconds", 1)))
     if "oauth" in d:
         node = f.section(d, "oauth", "oauth", {"accounts_url", "authorize_path", "token_path", "client_id_env",
                                                 "client_secret_env", "license_field"},
@@ -319,12 +361,8 @@ def _policies(f: _File, d: dict) -> dict:
     return out
 
 
-def _upstream_request(f: _File, node: dict, label: str) -> UpstreamRequest:
-    return UpstreamRequest(node["api"], node["action"], f.expr(node, "body", f"{label}.body"))
-
-
-def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, prefix: str) -> Operation:
-    req = f.section(d, "request", prefix + "request", {"api", "action", "body"}, {"api", "action", "body"})
+def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, prefix: str,
+               default_method: str) -> Operation:
     shape = "items" if method == "list" else "item"
     allowed = {shape, "record_file", "remote_data"} | ({"dedupe_by"} if method == "list" else set())
     resp = f.section(d, "response", prefix + "response", allowed, {shape, "record_file"})
@@ -346,7 +384,7 @@ def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, pref
                                    bool(spec.get("required")), f.opt_expr(spec, "where", label + ".where"))
     return Operation(
         resource=resource, method=method, source=f.name,
-        request=_upstream_request(f, req, prefix + "request"), record=record,
+        request=parse_call(f, d, "request", prefix + "request", default_method), record=record,
         items=f.opt_expr(resp, "items", prefix + "response.items"),
         item=f.opt_expr(resp, "item", prefix + "response.item"),
         remote_data=f.opt_expr(resp, "remote_data", prefix + "response.remote_data"),

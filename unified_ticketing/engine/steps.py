@@ -6,14 +6,14 @@ steps:
   - id: send                      # the step's answer is $steps.send in later expressions
     when: <JSONata>               # optional: skip the step unless it holds
     # one of:
-    request: {api, action, body, files?}   # an upstream write; files: {multipart field: input field}
+    request: {method?, path, query?, body?, files?}   # an upstream write (see calls.py)
     fail: {status, message, param?}        # stop with this error (message is JSONata)
     set: <JSONata>                         # a computed value, for later steps
     for_each: <JSONata>           # request steps: one call per item ($item); the answers as an array
     on_error:                     # upstream error type -> ignore | {run: <step id>} | {fail: {...}}
       some_error_type: {run: other_step}   # a step named by `run` runs only through its rule
     reconcile:                    # how to find this write when its outcome is unknown (timeout)
-      request: {api, action, body}
+      request: {method?, path, query?, body?}
       result: <JSONata>           # on the lookup's answer: the step's answer, or nothing if not written
 result:
   resource: comments              # optional: read back as another resource
@@ -30,18 +30,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError
 
 STEP_KEYS = {"id", "when", "request", "fail", "set", "for_each", "on_error", "reconcile"}
 KINDS = ("request", "fail", "set")
-
-
-@dataclass(frozen=True)
-class StepRequest:
-    api: str
-    action: str
-    body: Expression
-    files: dict[str, str] = field(default_factory=dict)  # multipart field -> input field
 
 
 @dataclass(frozen=True)
@@ -60,7 +53,7 @@ class ErrorRule:
 
 @dataclass(frozen=True)
 class Reconcile:
-    request: StepRequest
+    request: CallSpec
     result: Expression
 
 
@@ -69,7 +62,7 @@ class Step:
     id: str
     kind: str  # "request" | "fail" | "set"
     when: Expression | None = None
-    request: StepRequest | None = None
+    request: CallSpec | None = None
     fail: Failure | None = None
     value: Expression | None = None
     for_each: Expression | None = None
@@ -98,7 +91,8 @@ class WriteOperation:
         return next(s for s in self.steps if s.id == step_id)
 
 
-def parse_write_operation(f, d: dict, resource: str, method: str, prefix: str, resources: tuple) -> WriteOperation:
+def parse_write_operation(f, d: dict, resource: str, method: str, prefix: str, resources: tuple,
+                          default_method: str) -> WriteOperation:
     """A write operation (or one version's override) from its YAML node; `f` is the loader's _File."""
     if "unsupported" in d:
         f.keys(d, prefix + "operation", {"unsupported", "versions"}, {"unsupported"})
@@ -115,7 +109,7 @@ def parse_write_operation(f, d: dict, resource: str, method: str, prefix: str, r
         label = f"{prefix}steps[{i}]"
         if not isinstance(node, dict):
             raise MappingError(f"{f.where(d, 'steps', label)}: expected a mapping")
-        step = _step(f, node, label)
+        step = _step(f, node, label, default_method)
         if step.id in seen:
             raise MappingError(f"{f.where(node, 'id', label + '.id')}: step id {step.id} is used twice")
         seen[step.id] = i
@@ -150,7 +144,7 @@ def parse_write_operation(f, d: dict, resource: str, method: str, prefix: str, r
     return op
 
 
-def _step(f, node: dict, label: str) -> Step:
+def _step(f, node: dict, label: str, default_method: str) -> Step:
     step_id = node.get("id")
     if not isinstance(step_id, str) or not step_id.isidentifier():
         raise MappingError(f"{f.where(node, 'id', label + '.id')}: every step needs an id, a name such as "
@@ -181,26 +175,17 @@ def _step(f, node: dict, label: str) -> Step:
     reconcile = None
     if "reconcile" in node:
         rec = f.section(node, "reconcile", label + ".reconcile", {"request", "result"}, {"request", "result"})
-        reconcile = Reconcile(_request(f, rec, label + ".reconcile.request", files=False),
+        reconcile = Reconcile(parse_call(f, rec, "request", label + ".reconcile.request", default_method),
                               f.expr(rec, "result", label + ".reconcile.result"))
     return Step(
         id=step_id, kind=kind, when=f.opt_expr(node, "when", label + ".when"),
-        request=_request(f, node, label + ".request") if kind == "request" else None,
+        request=parse_call(f, node, "request", label + ".request", default_method, files=True)
+        if kind == "request" else None,
         fail=_failure(f, node, "fail", label + ".fail") if kind == "fail" else None,
         value=f.expr(node, "set", label + ".set") if kind == "set" else None,
         for_each=f.opt_expr(node, "for_each", label + ".for_each"),
         on_error=on_error, reconcile=reconcile,
     )
-
-
-def _request(f, node: dict, label: str, files: bool = True) -> StepRequest:
-    allowed = {"api", "action", "body", "files"} if files else {"api", "action", "body"}
-    req = f.section(node, "request", label, allowed, {"api", "action", "body"})
-    file_map = req.get("files") or {}
-    if not isinstance(file_map, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in file_map.items()):
-        raise MappingError(f"{f.where(req, 'files', label + '.files')}: expected {{multipart field: input field}}")
-    return StepRequest(str(req["api"]), str(req["action"]), f.expr(req, "body", label + ".body"), dict(file_map))
 
 
 def _failure(f, node: dict, key: str, label: str) -> Failure:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
@@ -21,6 +22,7 @@ from ..errors import ApiError
 from ..state import accounts
 from ..state.ratelimit import RateLimiter
 from ..state.tokens import InvalidGrant, TokenKeeper
+from .calls import Prepared
 from .loader import Integration
 
 log = logging.getLogger(__name__)
@@ -38,8 +40,8 @@ class Upstream:
     def __init__(self, integration: Integration, env: dict, timeout: float, verify: bool, redis=None, fernet=None,
                  refresh_margin: float = 300, wait_budget: float = 10):
         self.integration = integration
-        base_url = env.get(integration.base_url_env) or integration.base_url_default
-        self.base_url = base_url.rstrip("/")
+        base = integration.base_url
+        self.base_url = (env.get(base.env) or base.default).rstrip("/") if base.env else None
         self.timeout = timeout
         self.verify = verify
         self.refresh_margin = refresh_margin
@@ -59,6 +61,20 @@ class Upstream:
         self.client_secret = env.get(oauth.client_secret_env) if oauth else None
 
     # --- credentials ----------------------------------------------------------------------------
+    def base_url_for(self, credentials: dict) -> str:
+        """The API's base URL for an account: the integration's, or the account's own server."""
+        if self.base_url is not None:
+            return self.base_url
+        field = self.integration.base_url.credential
+        url = credentials.get(field)
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
+                or parts.fragment:
+            raise ApiError(400, "invalid_credentials", f"credentials.{field} must be the http(s) URL of the "
+                           f"{self.integration.title} server, such as https://chat.example.com; got {url!r}",
+                           param=f"credentials.{field}")
+        return url.rstrip("/")
+
     def headers(self, auth_type: str, credentials: dict) -> dict:
         style = self.integration.auth.get(auth_type)
         if style is None:
@@ -122,23 +138,27 @@ class Upstream:
         return answer
 
     # --- calls --------------------------------------------------------------------------------
-    def call(self, version: str, auth_type: str, credentials: dict, api: str, action: str, body: dict,
-             *, idempotent: bool = True, files: dict | None = None, account_id: str | None = None) -> dict:
-        """One upstream method call; returns the decoded body or raises ApiError.
+    def call(self, auth_type: str, credentials: dict, request: Prepared, *, idempotent: bool = True,
+             files: dict | None = None, account_id: str | None = None) -> dict:
+        """One upstream request; returns the decoded body or raises ApiError.
 
         `idempotent=False` marks a write: it is retried only when the upstream cannot have
-        processed it. `files` sends multipart form data (`{"file": (name, fileobj, content_type)}`).
+        processed it. `files` sends multipart form data (`{"file": (name, fileobj, content_type)}`)
+        with the body's fields as form fields.
         """
-        url = self.base_url + self.integration.path.format(version=version, api=api, action=action)
-        payload = {"files": files, "data": body} if files else {"json": body}
-        _, data = self.send(self.integration.http_method, url, action, auth_type, credentials, payload,
+        payload: dict = {"params": request.params} if request.params else {}
+        if files:
+            payload.update(files=files, data=request.body or {})
+        elif request.body is not None:
+            payload["json"] = request.body
+        _, data = self.send(request.method, request.path, request.name, auth_type, credentials, payload,
                             idempotent=idempotent, account_id=account_id)
         return data
 
-    def send(self, method: str, url: str, action: str, auth_type: str, credentials: dict, payload: dict, *,
+    def send(self, method: str, path: str, action: str, auth_type: str, credentials: dict, payload: dict, *,
              idempotent: bool, account_id: str | None, passthrough: bool = False, extra_headers: dict | None = None):
-        """(response, decoded body) after pacing, refresh and retries; `passthrough` returns upstream
-        errors as responses instead of raising them (the proxy)."""
+        """(response, decoded body) of `method` on base URL + `path`, after pacing, refresh and retries;
+        `passthrough` returns upstream errors as responses instead of raising them (the proxy)."""
         credentials, scope = self._account(account_id, auth_type, credentials)
         policy = self.integration.retry
         state = {"credentials": credentials, "refreshed": False, "extra_headers": extra_headers or {},
@@ -151,17 +171,17 @@ class Upstream:
             before_sleep=lambda rs: log.warning("retrying %s after %s", action, rs.outcome.exception()))
         for attempt in retrying:
             with attempt:
-                return self._attempt(method, url, action, auth_type, payload, state, scope, account_id, passthrough)
+                return self._attempt(method, path, action, auth_type, payload, state, scope, account_id, passthrough)
         raise AssertionError("unreachable")
 
-    def _attempt(self, method, url, action, auth_type, payload, state, scope, account_id, passthrough):
+    def _attempt(self, method, path, action, auth_type, payload, state, scope, account_id, passthrough):
         errors = self.integration.errors
         while True:
             if self.limiter is not None:
                 self.limiter.acquire(scope, self.rate, self.burst)
             started = time.perf_counter()
             try:
-                resp, data = self._once(method, url, action, auth_type, state["credentials"], payload,
+                resp, data = self._once(method, path, action, auth_type, state["credentials"], payload,
                                         state["extra_headers"])
             except TransportError as exc:
                 observability.upstream_call(self.integration.name, state["metric"], exc.type, started)
@@ -184,11 +204,13 @@ class Upstream:
                 return resp, data
             raise err
 
-    def _once(self, method, url, action, auth_type, credentials, payload, extra_headers):
+    def _once(self, method, path, action, auth_type, credentials, payload, extra_headers):
         for f in (payload.get("files") or {}).values():
             if hasattr(f[1], "seek"):
                 f[1].seek(0)
         title = self.integration.title
+        base_url = self.base_url_for(credentials)
+        url = base_url + path
         headers = {**extra_headers, **self.headers(auth_type, credentials)}
         if observability.request_id():  # for correlation in the upstream's (and any proxy's) logs
             headers[observability.REQUEST_ID_HEADER] = observability.request_id()
@@ -203,8 +225,8 @@ class Upstream:
                                  "the outcome is unknown", sent=True) from None
         except requests.ConnectionError as exc:
             sent = not _refused(exc)
-            log.warning("%s unreachable at %s: %s", title, self.base_url, exc)
-            raise TransportError(502, "upstream_unreachable", f"{title} could not be reached at {self.base_url}",
+            log.warning("%s unreachable at %s: %s", title, base_url, exc)
+            raise TransportError(502, "upstream_unreachable", f"{title} could not be reached at {base_url}",
                                  sent=sent) from None
         try:
             data = jsonio.loads(resp.content) if resp.content else {}
@@ -214,23 +236,24 @@ class Upstream:
 
     def _error(self, action: str, resp, data) -> ApiError | None:
         policy, title = self.integration.errors, self.integration.title
-        detected = isinstance(data, dict) and policy.detect(data)
+        detected = isinstance(data, dict) and policy.detect(data, status=resp.status_code)
         if resp.status_code < 400 and data is not None and not detected:
             return None
         if data is None:
             return ApiError(502, "upstream_error", f"{title} answered {action} with HTTP {resp.status_code} and a "
                             "body that is not JSON", remote={"status": resp.status_code})
-        err_type = policy.type(data) if isinstance(data, dict) else None
-        message = policy.message(data) if isinstance(data, dict) else None
+        err_type = policy.type(data, status=resp.status_code) if isinstance(data, dict) else None
+        message = policy.message(data, status=resp.status_code) if isinstance(data, dict) else None
         status = policy.statuses.get(err_type, 502)
         if resp.status_code == 429 or err_type in policy.rate_limit_types:
             status = 429
         remote = {"status": resp.status_code, "type": err_type, "message": message}
         headers = {}
         if status == 429:
-            retry_after = _seconds(resp.headers.get(self.integration.rate_limit.retry_after_header
-                                                    if self.integration.rate_limit else "Retry-After"))
-            default = self.integration.rate_limit.default_cooldown_seconds if self.integration.rate_limit else 1
+            rl = self.integration.rate_limit
+            retry_after = _wait(resp.headers.get(rl.retry_after_header if rl else "Retry-After"),
+                                rl.retry_after_unit if rl else "seconds")
+            default = rl.default_cooldown_seconds if rl else 1
             headers = {"Retry-After": str(max(1, math.ceil(retry_after or default)))}
             text = f"{title} rate limit reached; retry after {headers['Retry-After']} s"
         elif status == 401:
@@ -260,8 +283,14 @@ def _refused(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError | ConnectionRefusedError)
 
 
-def _seconds(value) -> float | None:
+def _wait(value, unit: str) -> float | None:
+    """Seconds to wait, from a header holding seconds or the epoch moment (s or ms) the quota resets."""
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    if unit == "epoch_ms":
+        return max(0.0, number / 1000 - time.time())
+    if unit == "epoch_seconds":
+        return max(0.0, number - time.time())
+    return number

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from ..errors import ApiError
 from .executor import Account, Engine, Options
 from .expressions import ExpressionFailed
-from .steps import Step, StepRequest, WriteOperation
+from .calls import CallSpec
+from .steps import Step, WriteOperation
 
 log = logging.getLogger(__name__)
 FAILURE_TYPES = {400: "invalid_request", 404: "not_found", 409: "conflict", 413: "too_large", 422: "invalid_request"}
@@ -94,14 +95,13 @@ class _Run:
             found = self.reconcile(step, extra)
             if found is not None:
                 log.info("%s: found the earlier write of step %s; not writing again", self.op.source, step.id)
-                self.done.append(req.action)
+                self.done.append(req.name)
                 return found
-        body = self.eval(req.body, **extra)
         try:
-            answer = self.call(req, body if isinstance(body, dict) else {}, write=True)
+            answer = self.call(req, extra, write=True)
         except ApiError as err:
             return self.recover(step, extra, err)
-        self.done.append(req.action)
+        self.done.append(req.name)
         return answer
 
     def recover(self, step: Step, extra: dict, err: ApiError):
@@ -117,7 +117,7 @@ class _Run:
             return None
         if not outcome_unknown(err):
             raise err
-        action = step.request.action
+        action = step.request.name
         if step.reconcile is not None:
             try:
                 found = self.reconcile(step, extra)
@@ -138,20 +138,26 @@ class _Run:
 
     def reconcile(self, step: Step, extra: dict):
         rec = step.reconcile
-        data = self.call(rec.request, self.eval(rec.request.body, **extra), write=False)
+        data = self.call(rec.request, extra, write=False)
         return self.eval(rec.result, data, **extra)
 
-    def call(self, req: StepRequest, body: dict, write: bool):
+    def call(self, req: CallSpec, extra: dict, write: bool):
+        try:
+            request = req.prepare(None, **self.bindings, **extra)
+        except ExpressionFailed as exc:
+            log.error("write mapping failed: %s", exc)
+            raise ApiError(502, "mapping_error", f"A {self.title} write could not be prepared: {exc}",
+                           remote=self._known()) from None
         files = None
         if req.files:
             files = {}
             for part, input_field in req.files.items():
                 up = self.uploads[input_field]
                 files[part] = (up.name, up.data, up.content_type)
-        log.debug("upstream %s %s", req.action, list(body))
+        log.debug("upstream %s %s", request.name, request.path)
         a = self.account
-        return self.engine.upstream.call(a.version, a.auth_type, a.credentials, req.api, req.action, body,
-                                         idempotent=not write, files=files, account_id=a.id)
+        return self.engine.upstream.call(a.auth_type, a.credentials, request, idempotent=not write, files=files,
+                                         account_id=a.id)
 
 
 def outcome_unknown(err: ApiError) -> bool:

@@ -1,0 +1,111 @@
+"""Upstream requests as mapping files describe them, and how they become HTTP requests.
+
+```yaml
+request:
+  method: GET                                  # optional; default: the integration's request.method
+  path: /api/v2/tickets/{$filters.ticket_id}/comments   # {JSONata} parts are evaluated, URL-quoted
+  query: '{"count": $limit, "ids[]": [$filters.assignee_id]}'   # optional JSONata object
+  body: '{"chat_id": $id}'                     # optional JSONata object, sent as JSON
+  files: {file: file}                          # writes: multipart field -> input field (body as form data)
+  name: list_comments                          # optional label for logs and metrics
+```
+
+Query values: null is left out, an array repeats the parameter, an object is sent as JSON text,
+true/false as `true`/`false`. Without `name`, the label is the path's last fixed segment.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from .expressions import Expression, ExpressionFailed, MappingError, compile_expression
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One request ready to send: the path after the base URL, query pairs, JSON body."""
+    name: str
+    method: str
+    path: str
+    params: list[tuple[str, str]] = field(default_factory=list)
+    body: dict | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    name: str
+    method: str
+    path: tuple  # literal strings and Expressions, in order
+    query: Expression | None = None
+    body: Expression | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+    def prepare(self, data=None, **bindings) -> Prepared:
+        """Evaluate the request's expressions; ExpressionFailed if they cannot be (a bad id, say)."""
+        parts = []
+        for part in self.path:
+            if isinstance(part, str):
+                parts.append(part)
+                continue
+            value = part(data, **bindings)
+            if value is None or isinstance(value, dict | list) or value == "":
+                raise ExpressionFailed(f"{part.where}: no value for a path part")
+            parts.append(quote(_text(value), safe=""))
+        query = self.query(data, **bindings) if self.query is not None else None
+        if query is not None and not isinstance(query, dict):
+            raise ExpressionFailed(f"{self.query.where}: expected an object of query parameters")
+        body = self.body(data, **bindings) if self.body is not None else None
+        if body is not None and not isinstance(body, dict):
+            raise ExpressionFailed(f"{self.body.where}: expected an object")
+        return Prepared(self.name, self.method, "".join(parts), encode_query(query or {}), body, self.files)
+
+
+def encode_query(query: dict) -> list[tuple[str, str]]:
+    pairs = []
+    for key, value in query.items():
+        for item in value if isinstance(value, list) else [value]:
+            if item is not None:
+                pairs.append((key, _text(item)))
+    return pairs
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def parse_call(f, node: dict, key: str, label: str, default_method: str, files: bool = False) -> CallSpec:
+    """A request spec from `node[key]`; `f` is the loader's _File (for file:line in errors)."""
+    allowed = {"method", "path", "query", "body", "name"} | ({"files"} if files else set())
+    req = f.section(node, key, label, allowed, {"path"})
+    method = str(req.get("method", default_method)).upper()
+    if method not in HTTP_METHODS:
+        raise MappingError(f"{f.where(req, 'method', label + '.method')}: expected one of {', '.join(HTTP_METHODS)}")
+    template = req["path"]
+    if not isinstance(template, str) or not template.startswith("/"):
+        raise MappingError(f"{f.where(req, 'path', label + '.path')}: expected a path starting with /")
+    path, pos = [], 0
+    for m in _PLACEHOLDER.finditer(template):
+        path.append(template[pos:m.start()])
+        path.append(compile_expression(m.group(1), f.where(req, "path", label + ".path")))
+        pos = m.end()
+    path.append(template[pos:])
+    file_map = req.get("files") or {}
+    if not isinstance(file_map, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                 for k, v in file_map.items()):
+        raise MappingError(f"{f.where(req, 'files', label + '.files')}: expected {{multipart field: input field}}")
+    fixed = [seg for seg in _PLACEHOLDER.sub("/", template).split("/") if seg]
+    name = str(req.get("name") or (fixed[-1] if fixed else method))
+    return CallSpec(name, method, tuple(p for p in path if p != ""), f.opt_expr(req, "query", label + ".query"),
+                    f.opt_expr(req, "body", label + ".body"), dict(file_map))
