@@ -13,9 +13,9 @@ import logging
 from dataclasses import dataclass, field
 
 from ..errors import ApiError
+from .calls import CallSpec
 from .executor import Account, Engine, Options
 from .expressions import ExpressionFailed
-from .calls import CallSpec
 from .steps import Step, WriteOperation
 
 log = logging.getLogger(__name__)
