@@ -13,6 +13,13 @@ USER_ROUTES = [
     ("GET", "/api/v1/livechat/visitors.search?term=", "/api/v1/livechat/visitors.search"),
     ("POST", "/api/v1/livechat/room.closeByUser", "/api/v1/livechat/room.closeByUser"),
     ("POST", "/api/v1/livechat/room.saveInfo", "/api/v1/livechat/room.saveInfo"),
+    ("GET", "/api/v1/livechat/users/agent", "/api/v1/livechat/users/{type}"),
+    ("GET", "/api/v1/livechat/users/manager/abc", "/api/v1/livechat/users/{type}/{_id}"),
+    ("GET", "/api/v1/livechat/department", "/api/v1/livechat/department"),
+    ("GET", "/api/v1/livechat/department/abc", "/api/v1/livechat/department/{_id}"),
+    ("GET", "/api/v1/livechat/tags", "/api/v1/livechat/tags"),
+    ("GET", "/api/v1/livechat/tags/abc", "/api/v1/livechat/tags/{tagId}"),
+    ("POST", "/api/v1/livechat/room.forward", "/api/v1/livechat/room.forward"),
 ]
 
 

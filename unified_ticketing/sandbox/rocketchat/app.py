@@ -11,8 +11,13 @@ from flask import Flask, Response, jsonify, request
 
 from ..admin import register_admin_routes
 from ..tls import listen
-from . import messages as _messages  # noqa: F401  (registers routes)
+from . import departments as _departments  # noqa: F401  (registers routes)
+from . import messages as _messages  # noqa: F401
 from . import rooms as _rooms  # noqa: F401
+from . import tags as _tags  # noqa: F401
+from . import transfers as _transfers  # noqa: F401
+from . import uploads as _uploads  # noqa: F401
+from . import users as _users  # noqa: F401
 from . import visitors as _visitors  # noqa: F401
 from .errors import NotLoggedIn, RocketChatError, forbidden, render
 from .knobs import Knobs, Stats, TokenBucket, pick_fault

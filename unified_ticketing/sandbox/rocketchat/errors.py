@@ -39,6 +39,16 @@ class NotLoggedIn(RocketChatError):
         return {"status": "error", "message": self.error}
 
 
+class BareFailure(RocketChatError):
+    """`API.v1.failure()` without a reason: the body is only `{"success": false}`."""
+
+    def __init__(self):
+        super().__init__("failure", 400)
+
+    def body(self) -> dict:
+        return {"success": False}
+
+
 def missing(prop: str) -> RocketChatError:
     """An ajv validation failure for a required property."""
     return RocketChatError(f"must have required property '{prop}' [invalid-params]", 400, "invalid-params")

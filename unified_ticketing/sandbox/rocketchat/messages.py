@@ -1,16 +1,16 @@
-"""Room messages: the agent's paged list, the visitor's history, sending (visitor and agent), uploads."""
+"""Room messages: the agent's paged list, one message, the visitor's history, sending (visitor and agent),
+the visitor's upload."""
 from __future__ import annotations
 
-import mimetypes
 import re
 
+from .access import can_access_room
 from .errors import RocketChatError, forbidden, meteor
 from .paging import list_answer, lookup, paginate, parse_page
 from .routes import Call, permissions_of, route
 from .seed import file_message, text_message
 from .state import parse_iso
-
-MAX_FILE_SIZE = 104_857_600  # FileUpload_MaxFileSize's default
+from .uploads import read_upload
 
 
 @route("GET", "/api/v1/livechat/messages/<rid>", permissions=("view-l-room",))
@@ -26,6 +26,23 @@ def room_messages(call: Call):
         found = [m for m in found if pattern.search(m.get("msg") or "")]
     items, total = paginate(list(found), page)
     return list_answer("messages", items, page, total)
+
+
+@route("GET", "/api/v1/chat.getMessage", permissions=("view-l-room",))
+def get_message(call: Call):
+    """Core REST `chat.getMessage` (not in the Omnichannel description): one message by `msgId`, when the
+    caller may see its room."""
+    mid = call.args.get("msgId")
+    if not mid:
+        raise RocketChatError("must have required property 'msgId' [invalid-params]", 400, "invalid-params")
+    store = call.store
+    found = store.messages_by_id.get(mid)
+    if found is None:
+        raise meteor("invalid-message", "Invalid message")
+    room = store.rooms.get(found["rid"])
+    if room is None or not can_access_room(call.user, room):
+        raise meteor("error-action-not-allowed", "Not allowed")
+    return {"message": found, "success": True}
 
 
 @route("GET", "/api/v1/livechat/messages.history/<rid>", auth="visitor")
@@ -111,14 +128,7 @@ def upload(call: Call):
     stored = call.files.get("file") if call.files else None
     if stored is None:
         raise RocketChatError("[No file uploaded]")
-    data = stored.read()
-    if len(data) > MAX_FILE_SIZE:
-        raise meteor("error-file-too-large", "File is too large")
-    name = stored.filename or "file"
-    content_type = stored.mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    if content_type == "application/octet-stream":
-        content_type = mimetypes.guess_type(name)[0] or content_type
-    fmt = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    data, name, content_type, fmt = read_upload(stored)
     msg = file_message(store, store.rng, room, visitor, True, store.now_ms(), name, content_type, fmt, len(data),
                        data=data, description=call.body.get("description") or "")
     store.add_message(room, msg)

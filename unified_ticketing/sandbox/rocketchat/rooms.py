@@ -6,7 +6,7 @@ import json
 from .errors import RocketChatError, forbidden, meteor
 from .paging import list_answer, lookup, paginate, parse_page
 from .routes import Call, permissions_of, route
-from .seed import close_room
+from .seed import close_room, display_name
 from .state import parse_iso, random_id
 
 
@@ -118,8 +118,8 @@ def open_room(call: Call, visitor: dict, rid: str | None, agent_id: str | None) 
         agents = [u for u in store.users.values() if "livechat-agent" in u.get("roles", [])]
         agent = agents[len(store.rooms) % len(agents)]
     now = store.iso_now()
-    room = {"_id": rid or random_id(store.rng), "msgs": 0, "usersCount": 2, "fname": visitor["name"],
-            "name": visitor["name"], "t": "l", "ts": now,
+    room = {"_id": rid or random_id(store.rng), "msgs": 0, "usersCount": 2, "fname": display_name(visitor),
+            "name": display_name(visitor), "t": "l", "ts": now,
             "v": {"_id": visitor["_id"], "username": visitor["username"], "token": visitor["token"],
                   "status": visitor.get("status", "online")},
             "cl": False, "open": True, "departmentId": (agent.get("departments") or [None])[0],

@@ -12,11 +12,11 @@ from typing import Any
 
 from .errors import missing
 
+_MANAGING = {"view-livechat-rooms", "view-l-room", "close-others-livechat-room", "save-others-livechat-room-info",
+             "view-livechat-departments", "manage-livechat-tags", "view-livechat-manager", "transfer-livechat-guest"}
 ROLE_PERMISSIONS = {
-    "admin": {"view-livechat-rooms", "view-l-room", "close-others-livechat-room", "save-others-livechat-room-info",
-              "view-livechat-departments", "manage-livechat-tags"},
-    "livechat-manager": {"view-livechat-rooms", "view-l-room", "close-others-livechat-room",
-                         "save-others-livechat-room-info", "view-livechat-departments", "manage-livechat-tags"},
+    "admin": set(_MANAGING),
+    "livechat-manager": set(_MANAGING),
     "livechat-agent": {"view-l-room", "close-livechat-room"},
     "user": set(),
 }

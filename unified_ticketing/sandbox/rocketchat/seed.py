@@ -1,8 +1,12 @@
-"""Deterministic workspace data from a seed: departments, agents, a manager, visitors, rooms and messages.
+"""Deterministic workspace data from a seed: departments, tags, agents, a manager, visitors, rooms and messages.
 
 Rooms are created a few minutes to a few hours apart from 2024-01-01 on; about a third are open
 (some of those still queued), the rest closed by their agent with a closing comment. Roughly one
 room in four holds a file message. The same `(seed, rooms)` always gives the same workspace.
+
+Besides the four working departments there is a disabled one and an archived one, both without agents.
+Tags have ids derived from their names (the same in every seed); some are bound to departments. One
+agent's Omnichannel status is `not-available`.
 """
 from __future__ import annotations
 
@@ -10,11 +14,17 @@ import hashlib
 import random
 import urllib.parse
 
-from .state import Store, iso, markdown, object_id, random_id
+from .state import Store, iso, markdown, object_id, random_id, stable_id
 
 START_MS = 1_704_067_200_000  # 2024-01-01T00:00:00.000Z
 DEPARTMENTS = ("Sales", "Support", "Billing", "Onboarding")
+EXTRA_DEPARTMENTS = (("Partners", {"enabled": False}), ("Legacy", {"enabled": False, "archived": True}))
 TAGS = ("billing", "bug", "feature-request", "vip", "refund", "onboarding", "urgent", "feedback")
+TAG_DEPARTMENTS = {"billing": ("Billing",), "refund": ("Billing", "Sales"), "bug": ("Support",),
+                   "onboarding": ("Onboarding",)}
+TAG_DESCRIPTIONS = {"billing": "Invoices and payments", "bug": "Something does not work",
+                    "feature-request": "Asks for something new", "vip": "Key account", "refund": "Money back",
+                    "onboarding": "Getting started", "urgent": "Answer first"}
 FIRST = ("Ada", "Bruno", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Julia", "Kofi", "Lena",
          "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tariq", "Uma", "Viktor", "Wen", "Yara")
 LAST = ("Alvarez", "Berg", "Costa", "Dubois", "Eze", "Fischer", "Garcia", "Hughes", "Ito", "Jensen", "Kowalski",
@@ -36,13 +46,8 @@ def seed_store(store: Store, seed: int, rooms: int) -> dict:
     """Fill `store`; returns the ids of the seeded principals (manager, restricted user)."""
     rng = random.Random(seed)
     for i, name in enumerate(DEPARTMENTS):
-        dep_id = random_id(rng)
-        store.departments[dep_id] = {
-            "_id": dep_id, "name": name, "enabled": True, "showOnRegistration": True, "showOnOfflineForm": True,
-            "email": f"{name.lower()}@example.com", "description": f"{name} team", "type": "d",
-            "numAgents": 0, "archived": False, "_updatedAt": iso(START_MS - 86_400_000 + i)}
+        _department(store, random_id(rng), name, i)
     dep_ids = list(store.departments)
-    store.tags = list(TAGS)
     manager = _user(rng, "sandbox.manager", "Sandbox Manager", ["user", "admin", "livechat-manager"])
     store.users[manager["_id"]] = manager
     agents = []
@@ -53,6 +58,7 @@ def seed_store(store: Store, seed: int, rooms: int) -> dict:
         store.departments[dep_ids[i % len(dep_ids)]]["numAgents"] += 1
         store.users[agent["_id"]] = agent
         agents.append(agent)
+    agents[-1]["statusLivechat"] = "not-available"
     restricted = _user(rng, "plain.user", "Plain User", ["user"])
     store.users[restricted["_id"]] = restricted
     for user in store.users.values():
@@ -79,7 +85,37 @@ def seed_store(store: Store, seed: int, rooms: int) -> dict:
         ms += rng.randrange(120_000, 4 * 3_600_000)
         visitor = visitors[i % len(visitors)] if i < len(visitors) else rng.choice(visitors)
         _seed_room(store, rng, visitor, agents, dep_ids, ms, i, rooms)
+    for i, (name, fields) in enumerate(EXTRA_DEPARTMENTS, start=len(DEPARTMENTS)):
+        _department(store, stable_id("department", seed, name), name, i).update(fields)
+    _seed_tags(store)
     return {"manager": manager["_id"], "restricted": restricted["_id"]}
+
+
+def _department(store: Store, dep_id: str, name: str, i: int) -> dict:
+    department = store.departments[dep_id] = {
+        "_id": dep_id, "name": name, "enabled": True, "showOnRegistration": True, "showOnOfflineForm": True,
+        "email": f"{name.lower()}@example.com", "description": f"{name} team", "type": "d", "numAgents": 0,
+        "archived": False, "requestTagBeforeClosingChat": False, "chatClosingTags": [],
+        "offlineMessageChannelName": "", "abandonedRoomsCloseCustomMessage": "", "waitingQueueMessage": "",
+        "departmentsAllowedToForward": [], "fallbackForwardDepartment": "",
+        "_updatedAt": iso(START_MS - 86_400_000 + i)}
+    return department
+
+
+def tag_id(name: str) -> str:
+    """The id of a seeded tag: derived from its name alone."""
+    return stable_id("livechat-tag", name)
+
+
+def _seed_tags(store: Store) -> None:
+    by_name = {d["name"]: d["_id"] for d in store.departments.values()}
+    for i, name in enumerate(TAGS):
+        departments = [by_name[d] for d in TAG_DEPARTMENTS.get(name, ())]
+        tag = {"_id": tag_id(name), "name": name, "numDepartments": len(departments), "departments": departments,
+               "_updatedAt": iso(START_MS - 43_200_000 + i)}
+        if name in TAG_DESCRIPTIONS:
+            tag["description"] = TAG_DESCRIPTIONS[name]
+        store.tags[tag["_id"]] = tag
 
 
 def _user(rng: random.Random, username: str, name: str, roles: list[str]) -> dict:
@@ -136,24 +172,37 @@ def _seed_room(store: Store, rng: random.Random, visitor: dict, agents: list[dic
         close_room(store, room, agent, rng.choice(CLOSE_COMMENTS), t, rng)
 
 
+def display_name(person: dict) -> str:
+    """A user's or visitor's name; a visitor registered without one goes by their username."""
+    return person.get("name") or person["username"]
+
+
 def text_message(rng: random.Random, room: dict, author: dict, from_visitor: bool, ms: int, text: str,
                  mid: str | None = None) -> dict:
     msg = {"_id": mid or random_id(rng), "rid": room["_id"], "msg": text, "ts": iso(ms),
-           "u": {"_id": author["_id"], "username": author["username"], "name": author["name"]},
+           "u": {"_id": author["_id"], "username": author["username"], "name": display_name(author)},
            "_updatedAt": iso(ms), "urls": [], "mentions": [], "channels": [], "md": markdown(text)}
     if from_visitor:
         msg["token"] = author["token"]
-        msg["alias"] = author["name"]
+        msg["alias"] = display_name(author)
     return msg
+
+
+def file_url(file_id: str, name: str) -> str:
+    """Where a stored file downloads (`FileUpload.getPath`): relative to the server."""
+    return f"/file-upload/{file_id}/{urllib.parse.quote(name)}"
 
 
 def file_message(store: Store, rng: random.Random, room: dict, author: dict, from_visitor: bool, ms: int,
                  name: str, content_type: str, fmt: str, size: int, data: bytes | None = None,
-                 description: str = "") -> dict:
-    """A message carrying one uploaded file, with the `file`, `files` and `attachments` Rocket.Chat adds."""
-    file_id = object_id(rng, ms)
-    store.files[file_id] = {"rid": room["_id"], "name": name, "type": content_type, "size": size, "data": data}
-    link = f"/file-upload/{file_id}/{urllib.parse.quote(name)}"
+                 description: str = "", file_id: str | None = None, text: str = "") -> dict:
+    """A message carrying one uploaded file, with the `file`, `files` and `attachments` Rocket.Chat adds.
+
+    The file is stored under a new id, or under `file_id` when it was uploaded before (`rooms.media`)."""
+    file_id = file_id or object_id(rng, ms)
+    store.files[file_id] = {**store.files.get(file_id, {}), "rid": room["_id"], "name": name, "type": content_type,
+                            "size": size, "data": data}
+    link = file_url(file_id, name)
     attachment = {"ts": "1970-01-01T00:00:00.000Z", "title": name, "title_link": link,
                   "title_link_download": True, "type": "file", "description": description}
     if content_type.startswith("image/"):
@@ -162,14 +211,16 @@ def file_message(store: Store, rng: random.Random, room: dict, author: dict, fro
     if description:
         attachment["descriptionMd"] = markdown(description)
     info = {"_id": file_id, "name": name, "type": content_type, "size": size, "format": fmt}
-    msg = {"_id": random_id(rng), "rid": room["_id"], "msg": "", "ts": iso(ms), "groupable": False,
+    msg = {"_id": random_id(rng), "rid": room["_id"], "msg": text, "ts": iso(ms), "groupable": False,
            "file": {k: info[k] for k in ("_id", "name", "type", "size", "format")}, "files": [info],
            "attachments": [attachment],
-           "u": {"_id": author["_id"], "username": author["username"], "name": author["name"]},
+           "u": {"_id": author["_id"], "username": author["username"], "name": display_name(author)},
            "_updatedAt": iso(ms), "urls": [], "mentions": [], "channels": []}
+    if text:
+        msg["md"] = markdown(text)
     if from_visitor:
         msg["token"] = author["token"]
-        msg["alias"] = author["name"]
+        msg["alias"] = display_name(author)
     return msg
 
 

@@ -1,4 +1,5 @@
-"""The sandbox's in-memory workspace: users (agents, a manager), departments, visitors, rooms, messages, files.
+"""The sandbox's in-memory workspace: users (agents, a manager), departments, tags, visitors, rooms, messages,
+files.
 
 Documents are kept in Rocket.Chat's own shapes (what the REST API returns), with dates as ISO 8601
 strings in Rocket.Chat's format (`2024-01-26T00:11:22.345Z`), which sort as text. Callers hold
@@ -7,6 +8,7 @@ strings in Rocket.Chat's format (`2024-01-26T00:11:22.345Z`), which sort as text
 from __future__ import annotations
 
 import datetime
+import hashlib
 import random
 import string
 import threading
@@ -37,6 +39,12 @@ def random_id(rng: random.Random, n: int = 17) -> str:
     return "".join(rng.choice(ID_ALPHABET) for _ in range(n))
 
 
+def stable_id(*parts) -> str:
+    """A Meteor-style id derived from `parts`: the same parts always give the same id (seeded documents)."""
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return "".join(ID_ALPHABET[b % len(ID_ALPHABET)] for b in digest[:17])
+
+
 def object_id(rng: random.Random, ms: int) -> str:
     """A MongoDB ObjectId: seconds, then random bytes (visitors and files use these)."""
     return f"{ms // 1000:08x}" + "".join(rng.choice(string.hexdigits[:16]) for _ in range(16))
@@ -54,12 +62,15 @@ class Store:
         self.users: dict[str, dict] = {}
         self.tokens: dict[tuple[str, str], str] = {}  # (user id, personal access token) -> user id
         self.departments: dict[str, dict] = {}
-        self.tags: list[str] = []
+        self.tags: dict[str, dict] = {}  # tag id -> tag; rooms keep tag names, as Rocket.Chat does
         self.visitors: dict[str, dict] = {}
         self.visitors_by_token: dict[str, dict] = {}
         self.rooms: dict[str, dict] = {}  # insertion order is creation order
         self.messages: dict[str, list[dict]] = {}  # room id -> messages, oldest first
-        self.files: dict[str, dict] = {}  # file id -> {"rid", "name", "type", "size", "data" (None: seeded)}
+        self.messages_by_id: dict[str, dict] = {}
+        self.files: dict[str, dict] = {}  # file id -> {"rid", "name", "type", "size", "data" (None: seeded),
+        #                                   "userId" (uploads through `rooms.media`)}
+        self.guest_count = 0  # the last `guest-N` username handed out
         self._last_ms = 0
 
     def now_ms(self) -> int:
@@ -71,6 +82,9 @@ class Store:
         return iso(self.now_ms())
 
     def add_visitor(self, visitor: dict) -> None:
+        number = visitor["username"].removeprefix("guest-")
+        if number.isdigit():
+            self.guest_count = max(self.guest_count, int(number))
         self.visitors[visitor["_id"]] = visitor
         self.visitors_by_token[visitor["token"]] = visitor
 
@@ -84,6 +98,7 @@ class Store:
     def add_message(self, room: dict, message: dict) -> dict:
         """Append a message and keep the room's counters, last message and waiting flag in step."""
         self.messages[room["_id"]].append(message)
+        self.messages_by_id[message["_id"]] = message
         if message.get("t"):  # system messages do not count as the room's last message
             return message
         room["msgs"] = room.get("msgs", 0) + 1
