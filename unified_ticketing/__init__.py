@@ -1,1 +1,1 @@
-"""unified-ticketing: one REST API for helpdesk data, starting with LiveChat."""
+"""unified-ticketing: one REST API for helpdesk data (tickets, comments, contacts, attachments)."""

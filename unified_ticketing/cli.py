@@ -7,79 +7,7 @@ import signal
 import sys
 import time
 
-
-def _sandbox_parser(sub) -> None:
-    p = sub.add_parser("sandbox", help="run the local LiveChat sandbox (Agent Chat API, Configuration API, OAuth)")
-    p.add_argument("--integration", choices=("livechat", "rocketchat"), default="livechat",
-                   help="which helpdesk to imitate (rocketchat: Rocket.Chat Omnichannel REST API)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8800, help="0 picks a free port")
-    p.add_argument("--seed", type=int, default=1, help="seed for the generated license data")
-    p.add_argument("--chats", type=int, default=300, help="number of seeded chats")
-    p.add_argument("--rooms", type=int, default=300, help="number of seeded rooms (rocketchat)")
-    p.add_argument("--tls", action="store_true", help="serve https with a self-signed certificate")
-    p.add_argument("--rate-limit", type=float, default=0.0, help="requests per second per license (0: off)")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="added to every API call")
-    p.add_argument("--fault-rate", type=float, default=0.0, help="share of API calls that fail")
-    p.add_argument("--error-status", choices=("http", "200"), default="http",
-                   help="HTTP status of error bodies: per error type, or always 200")
-    p.add_argument("--token-ttl", type=int, default=28800, help="access token lifetime in seconds")
-    p.add_argument("--ready-file", help="write the base URL here once listening (for scripts and tests)")
-
-
-def _sandbox_options(args):
-    from .sandbox.livechat import SandboxOptions
-
-    knobs = {"rate_limit": args.rate_limit, "latency_ms": args.latency_ms, "fault_rate": args.fault_rate,
-             "error_status": args.error_status, "token_ttl": args.token_ttl}
-    return SandboxOptions(host=args.host, port=args.port, seed=args.seed, chats=args.chats, tls=args.tls,
-                          knobs=knobs)
-
-
-def cmd_sandbox(args) -> int:
-    if args.integration == "rocketchat":
-        return _rocketchat_sandbox(args)
-    from .sandbox.livechat import serve
-
-    def ready(base: str) -> None:
-        if args.ready_file:
-            with open(args.ready_file, "w") as f:
-                f.write(base)
-        print(f"LiveChat sandbox listening on {base} ({args.chats} chats, seed {args.seed})", flush=True)
-        print(f"  credentials: curl {base}/_sandbox/credentials", flush=True)
-
-    serve(_sandbox_options(args), ready=ready)
-    return 0
-
-
-def _rocketchat_sandbox(args) -> int:
-    from .sandbox.rocketchat import SandboxOptions, serve
-
-    knobs = {"rate_limit": args.rate_limit, "latency_ms": args.latency_ms, "fault_rate": args.fault_rate}
-    options = SandboxOptions(host=args.host, port=args.port, seed=args.seed, rooms=args.rooms, tls=args.tls,
-                             knobs=knobs)
-
-    def ready(base: str) -> None:
-        if args.ready_file:
-            with open(args.ready_file, "w") as f:
-                f.write(base)
-        print(f"Rocket.Chat sandbox listening on {base} ({args.rooms} rooms, seed {args.seed})", flush=True)
-        print(f"  credentials: curl {base}/_sandbox/credentials", flush=True)
-
-    serve(options, ready=ready)
-    return 0
-
-
-def _run_service(app, host: str, port: int, ready=None) -> None:
-    from .http_server import threaded_server
-
-    server = threaded_server(host, port, app)
-    if ready:
-        ready(f"http://{host}:{server.server_port}")
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+from .sandbox import cli as sandboxes
 
 
 def cmd_serve(args) -> int:
@@ -96,8 +24,9 @@ def cmd_serve(args) -> int:
     try:
         if args.dev:
             from .app import create_app
+            from .http_server import serve_app
 
-            _run_service(create_app(), args.host, args.port)
+            serve_app(create_app(), args.host, args.port)
         else:
             from .production import run
 
@@ -118,62 +47,6 @@ def cmd_api_keys(args) -> int:
     if embedded:
         print("warning: REDIS_URL is not set; the key goes to a throw-away embedded Redis", file=sys.stderr)
     print(create_api_key(redis.Redis.from_url(url, decode_responses=True), args.tenant))
-    return 0
-
-
-def cmd_dev(args) -> int:
-    """Everything on embedded defaults: Redis, the LiveChat sandbox, the service, a demo account."""
-    if args.integration != "livechat":
-        print("dev runs the LiveChat stack; start other sandboxes with `unified-ticketing sandbox`", file=sys.stderr)
-        return 2
-    import threading
-
-    import requests
-
-    from .app import create_app
-    from .sandbox.livechat import serve
-    from .state.redis_server import redis_url
-    from .state.tenants import create_api_key
-
-    url, embedded = redis_url()
-    print(f"Redis: {url}{' (embedded Valkey)' if embedded else ''}", flush=True)
-    sandbox_ready = threading.Event()
-    sandbox_base = {}
-
-    def on_sandbox(base: str) -> None:
-        sandbox_base["url"] = base
-        sandbox_ready.set()
-
-    threading.Thread(target=serve, args=(_sandbox_options(args),), kwargs={"ready": on_sandbox},
-                     daemon=True).start()
-    sandbox_ready.wait(120)
-    base = sandbox_base["url"]
-    print(f"LiveChat sandbox: {base} ({args.chats} chats)", flush=True)
-    creds = requests.get(f"{base}/_sandbox/credentials", timeout=10, verify=False).json()
-    env = {**os.environ, "LIVECHAT_API_URL": base, "LIVECHAT_ACCOUNTS_URL": base,
-           "LIVECHAT_CLIENT_ID": creds["client_id"], "LIVECHAT_CLIENT_SECRET": creds["client_secret"]}
-    app = create_app({"REDIS_URL": url, "UPSTREAM_ENV": env, "UPSTREAM_VERIFY_TLS": False,
-                      "PUBLIC_URL": f"http://{args.service_host}:{args.service_port}"})
-    svc = app.extensions["unified"]
-    api_key = create_api_key(svc.redis, "demo")
-
-    def on_service(service: str) -> None:
-        account = requests.post(f"{service}/integrated-accounts", headers={"Authorization": f"Bearer {api_key}"},
-                                json={"integration": "livechat", "credentials": {
-                                    "type": "personal_access_token", "account_id": creds["account_id"],
-                                    "token": creds["personal_access_token"]}}, timeout=30).json()
-        print(f"unified-ticketing: {service}  (API docs: {service}/docs)", flush=True)
-        print("Demo tenant 'demo' with an integrated account on the sandbox. Try:", flush=True)
-        print(f"  curl -s '{service}/unified/ticketing/tickets?integrated_account_id={account['id']}&limit=2' "
-              f"-H 'Authorization: Bearer {api_key}'", flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
-
-    try:
-        _run_service(app, args.service_host, args.service_port,
-                     ready=lambda s: threading.Thread(target=on_service, args=(s,), daemon=True).start())
-    finally:
-        if embedded:
-            embedded.stop()
     return 0
 
 
@@ -326,12 +199,7 @@ def cmd_mcp(args) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="unified-ticketing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    _sandbox_parser(sub)
-    dev = sub.add_parser("dev", help="run everything on embedded defaults (what `make run` does)")
-    for action in sub.choices["sandbox"]._actions[1:]:
-        dev._add_action(action)
-    dev.add_argument("--service-host", default="127.0.0.1")
-    dev.add_argument("--service-port", type=int, default=8000)
+    sandboxes.add_parsers(sub)
     serve_p = sub.add_parser("serve", help="run the unified API service")
     serve_p.add_argument("--host", default="127.0.0.1")
     serve_p.add_argument("--port", type=int, default=8000)
@@ -378,7 +246,7 @@ def main(argv=None) -> int:
 
     configure_logging(os.environ.get("UNIFIED_LOG_FORMAT", "json"), os.environ.get("UNIFIED_LOG_LEVEL", "INFO"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    commands = {"sandbox": cmd_sandbox, "dev": cmd_dev, "serve": cmd_serve, "api-keys": cmd_api_keys,
+    commands = {**sandboxes.COMMANDS, "serve": cmd_serve, "api-keys": cmd_api_keys,
                 "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp}
     return commands[args.command](args)
 

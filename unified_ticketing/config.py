@@ -30,6 +30,9 @@ def from_env() -> dict:
         "WEBHOOKS_REGISTER": "UNIFIED_PUBLIC_URL" in env,
         "ALLOW_PRIVATE_WEBHOOKS": env.get("UNIFIED_ALLOW_PRIVATE_WEBHOOKS", "false").lower() == "true"
         or env.get("UNIFIED_ENV", "development") != "production",
+        # A helpdesk server URL an account brings (self-hosted helpdesks) on a private network.
+        "ALLOW_PRIVATE_UPSTREAMS": env.get("UNIFIED_ALLOW_PRIVATE_UPSTREAMS", "false").lower() == "true"
+        or env.get("UNIFIED_ENV", "development") != "production",
         "WEBHOOK_BACKOFF_BASE": float(env.get("UNIFIED_WEBHOOK_BACKOFF", "1")),
         "WEBHOOK_MAX_AGE": float(env.get("UNIFIED_WEBHOOK_MAX_AGE", str(24 * 3600))),
         "WEBHOOK_TIMEOUT": float(env.get("UNIFIED_WEBHOOK_TIMEOUT", "10")),

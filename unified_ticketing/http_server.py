@@ -11,3 +11,14 @@ class KeepAliveHandler(WSGIRequestHandler):
 
 def threaded_server(host: str, port: int, app, ssl_context=None):
     return make_server(host, port, app, threaded=True, ssl_context=ssl_context, request_handler=KeepAliveHandler)
+
+
+def serve_app(app, host: str, port: int, ready=None) -> None:
+    """Serve `app` until interrupted; `ready(base_url)` is called once it listens."""
+    server = threaded_server(host, port, app)
+    if ready:
+        ready(f"http://{host}:{server.server_port}")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

@@ -19,7 +19,14 @@ def _filters(op) -> list[dict]:
 
 
 def _methods(integration, resource: str, version: str) -> list[str]:
-    return [m for (r, m, v) in integration.operations if r == resource and v == version]
+    return [m for (r, m, v), op in integration.operations.items() if r == resource and v == version
+            and not getattr(op, "unsupported", None)]
+
+
+def _unsupported(integration, resource: str, version: str) -> dict[str, str]:
+    """Methods the mapping declares the helpdesk cannot do, with the reason (the 422's message)."""
+    return {m: op.unsupported for (r, m, v), op in integration.operations.items() if r == resource and v == version
+            and getattr(op, "unsupported", None)}
 
 
 @bp.get("/integrations/<name>/capabilities")
@@ -30,11 +37,14 @@ def capabilities(name: str):
     for version in integration.versions:
         versions[version] = {
             resource: {"methods": _methods(integration, resource, version),
+                       "unsupported": _unsupported(integration, resource, version),
                        "filters": _filters(integration.operation(resource, "list", version))}
             for resource in RESOURCES if _methods(integration, resource, version)}
     return {"integration": integration.name, "title": integration.title,
             "default_api_version": integration.default_version, "api_versions": versions,
-            "auth": sorted(integration.auth), "oauth": integration.oauth is not None,
+            "auth": {kind: {"fields": list(style.fields), "optional": list(style.optional)}
+                     for kind, style in sorted(integration.auth.items())},
+            "server_url_field": integration.base_url.credential, "oauth": integration.oauth is not None,
             "webhooks": name in services().events}
 
 

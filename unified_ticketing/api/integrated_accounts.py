@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, g
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import IntegratedAccountCreate
 from ..state import accounts
+from .addresses import check_public
 from .common import load_body, require_tenant, services
 
 bp = Blueprint("integrated_accounts", __name__)
@@ -19,7 +20,24 @@ def create():
     creds = dict(body["credentials"])
     if "expires_at" in creds:
         creds["expires_at"] = creds["expires_at"].isoformat()
-    return connect(tenant, engine, body.get("api_version"), creds.pop("type"), creds, info={}), 201
+    auth_type = creds.pop("type")
+    _check_fields(engine.integration, auth_type, creds)
+    return connect(tenant, engine, body.get("api_version"), auth_type, creds, info={}), 201
+
+
+def _check_fields(integration, auth_type: str, creds: dict) -> None:
+    """The credential fields the integration file names for this auth type: no fewer, no more."""
+    style = integration.auth.get(auth_type)
+    if style is None:
+        raise bad_request(f"credentials.type: {integration.title} accepts {', '.join(sorted(integration.auth))}",
+                          "credentials.type")
+    for name in style.fields:
+        if name not in creds and name not in style.optional:
+            raise bad_request(f"credentials.{name}: required for {auth_type} credentials", f"credentials.{name}")
+    for name in creds:
+        if name not in style.fields:
+            raise bad_request(f"credentials.{name}: not used by {integration.title} {auth_type} credentials; "
+                              f"send {', '.join(style.fields)}", f"credentials.{name}")
 
 
 def engine_for(name: str):
@@ -38,7 +56,11 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
     if version not in integration.versions:
         raise bad_request(f"api_version: {integration.title} supports {', '.join(integration.versions)}",
                           "api_version")
-    engine.upstream.base_url_for(creds)  # a server URL among the credentials must be usable
+    base_url = engine.upstream.base_url_for(creds)  # a server URL among the credentials must be usable
+    field = integration.base_url.credential
+    if field and not current_app.config["ALLOW_PRIVATE_UPSTREAMS"]:
+        check_public(base_url, f"credentials.{field}", f"{integration.title} servers must be public (set "
+                     "UNIFIED_ALLOW_PRIVATE_UPSTREAMS=true for one on a private network)")
     try:
         engine.upstream.call(auth_type, creds, integration.verify.prepare(None, version=version))
     except ApiError as err:

@@ -2,11 +2,9 @@
 subscriptions out (`/webhook-subscriptions`), and registering the receiver with the helpdesk."""
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
@@ -17,6 +15,7 @@ from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import SubscriptionCreate
 from ..state import accounts
 from ..state import webhooks as store
+from .addresses import check_public
 from .common import load_body, require_tenant, services
 
 bp = Blueprint("webhooks", __name__)
@@ -94,15 +93,7 @@ def _check_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise bad_request("url must be an absolute http(s) URL", "url")
     if not current_app.config["ALLOW_PRIVATE_WEBHOOKS"]:
-        try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-        except OSError:
-            raise bad_request(f"url: cannot resolve {parts.hostname}", "url") from None
-        for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-                raise bad_request(f"url resolves to a private address ({address}); webhooks go to public URLs",
-                                  "url")
+        check_public(url, "url", "webhooks go to public URLs")
     return url
 
 

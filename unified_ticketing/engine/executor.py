@@ -58,6 +58,10 @@ class Engine:
         log.debug("upstream %s %s", request.name, request.path)
         return self.upstream.call(account.auth_type, account.credentials, request, account_id=account.id)
 
+    def _base_url(self, account: Account) -> str:
+        """`$base_url` in mappings: the API's base URL for this account (for links relative to the server)."""
+        return self.upstream.base_url_for(account.credentials)
+
     def _record(self, op: Operation, raw, bindings: dict) -> dict:
         try:
             return MODELS[op.resource].dump(op.record(raw, **bindings))
@@ -83,7 +87,7 @@ class Engine:
     # --- get ----------------------------------------------------------------------------------
     def get(self, account: Account, resource: str, record_id: str, options: Options) -> dict:
         op = self.operation(resource, "get", account.version)
-        bindings = {"id": record_id, "version": account.version}
+        bindings = {"id": record_id, "version": account.version, "base_url": self._base_url(account)}
         try:
             request = op.request.prepare(None, **bindings)
         except ExpressionFailed:  # an id the helpdesk cannot even be asked about
@@ -114,7 +118,7 @@ class Engine:
         else:
             traversal, page, state = self.traversals.start(account.id, query), 0, None
         limit, filters = query["limit"], query["filters"]
-        bindings = {"filters": filters, "limit": limit, "version": account.version}
+        bindings = {"filters": filters, "limit": limit, "version": account.version, "base_url": self._base_url(account)}
 
         pag = self.integration.pagination
         try:

@@ -102,6 +102,7 @@ class Operation:
 class AuthStyle:
     fields: tuple[str, ...]
     headers: dict[str, Expression]
+    optional: tuple[str, ...] = ()  # fields an account may be connected without
 
 
 @dataclass(frozen=True)
@@ -235,9 +236,14 @@ def load_integration(folder: Path) -> Integration:
     auth_node = f.section(d, "auth", "auth", {"personal_access_token", "oauth2", "api_key"})
     auth = {}
     for kind, style in auth_node.items():
-        f.keys(style, f"auth.{kind}", {"fields", "headers"}, {"fields", "headers"})
+        f.keys(style, f"auth.{kind}", {"fields", "headers", "optional"}, {"fields", "headers"})
+        optional = tuple(style.get("optional", ()))
+        if set(optional) - set(style["fields"]):
+            raise MappingError(f"{f.where(style, 'optional', f'auth.{kind}.optional')}: optional fields must be "
+                               "among fields")
         auth[kind] = AuthStyle(tuple(style["fields"]),
-                               {h: f.expr(style["headers"], h, f"auth.{kind}.headers.{h}") for h in style["headers"]})
+                               {h: f.expr(style["headers"], h, f"auth.{kind}.headers.{h}") for h in style["headers"]},
+                               optional)
     method = str(req["method"]).upper()
     verify = parse_call(f, d, "verify_credentials", "verify_credentials", method)
     err = f.section(d, "errors", "errors", {"detect", "type", "message", "statuses", "retry_types",

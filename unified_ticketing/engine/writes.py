@@ -167,6 +167,12 @@ def outcome_unknown(err: ApiError) -> bool:
     return err.status >= 500 and err.type != "mapping_error"
 
 
+def write_id(account: Account, idempotency_key: str) -> str:
+    """24 hex digits naming one write of one account: for helpdesks that take a client-chosen record
+    id, so that a repeated write is refused as a duplicate instead of applied twice."""
+    return hashlib.sha256(f"{account.id}\n{idempotency_key}".encode()).hexdigest()[:24]
+
+
 def run(engine: Engine, account: Account, op: WriteOperation, *, payload: dict, record_id: str | None,
         idempotency_key: str, uploads: dict[str, Upload] | None = None, reconcile_first: bool = False,
         options: Options | None = None) -> dict:
@@ -176,7 +182,8 @@ def run(engine: Engine, account: Account, op: WriteOperation, *, payload: dict, 
     uploads = uploads or {}
     described = {**payload, **{name: up.describe() for name, up in uploads.items()}}
     bindings = {"input": described, "id": record_id, "version": account.version,
-                "idempotency_key": idempotency_key, "steps": {}}
+                "idempotency_key": idempotency_key, "write_id": write_id(account, idempotency_key),
+                "base_url": engine.upstream.base_url_for(account.credentials), "steps": {}}
     state = _Run(engine, account, op, uploads, reconcile_first, bindings)
     state.run()
     written = state.eval(op.result_id)
