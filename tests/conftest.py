@@ -197,3 +197,22 @@ def writer(writable_service, writable_sandbox):
     """(client, integrated account id) of a tenant connected to the writable sandbox (v3.5)."""
     client = new_tenant(writable_service, "writer")
     return client, connect_pat(client, writable_sandbox)
+
+
+# --- Rocket.Chat ---------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def rc_sandbox():
+    """A 120-room Rocket.Chat sandbox that tests only read from: never write to it."""
+    proc = start_sandbox("--integration", "rocketchat", "--rooms", "120", "--seed", "5")
+    yield proc
+    proc.stop()
+
+
+def connect_rocketchat(client: ServiceClient, sandbox) -> str:
+    """Connect a Rocket.Chat workspace (the sandbox's manager's personal access token); the account's id."""
+    creds = sandbox.admin("GET", "credentials")
+    resp = client.post("/integrated-accounts", json={"integration": "rocketchat", "credentials": {
+        "type": "personal_access_token", "server_url": creds["server_url"], "user_id": creds["user_id"],
+        "auth_token": creds["auth_token"]}})
+    assert resp.status_code == 201, resp.text
+    return resp.json()["id"]
