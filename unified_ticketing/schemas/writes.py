@@ -107,8 +107,7 @@ class AttachmentCreate(_Body):
 
 class TagCreate(_Body):
     name = _id(required=True)
-    team_ids = fields.List(fields.String(validate=validate.Regexp(r"^[0-9]{1,9}$", error="Team ids are numbers.")),
-                           validate=[validate.Length(min=1, max=50), _unique])
+    team_ids = fields.List(_id(), validate=[validate.Length(min=1, max=50), _unique])
 
 
 BODIES = {

@@ -1,0 +1,125 @@
+"""Accounts on a helpdesk's own server (Rocket.Chat): credentials checked against the integration
+file's auth fields, server URLs validated, and Rocket.Chat's errors, 429s and faults answered honestly."""
+import pytest
+
+from tests.conftest import ServiceClient, new_tenant, running_service, traverse
+from unified_ticketing.sandbox.process import start_sandbox
+
+
+@pytest.fixture(scope="module")
+def rc():
+    proc = start_sandbox("--integration", "rocketchat", "--rooms", "60", "--seed", "21")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def rc_fresh(rc):
+    rc.admin("POST", "reset")
+    rc.admin("POST", "config", json={"rate_limit": 0, "rate_burst": 0, "latency_ms": 0, "fault_rate": 0})
+    return rc
+
+
+def rc_credentials(sandbox, **changes) -> dict:
+    creds = sandbox.admin("GET", "credentials")
+    body = {"type": "personal_access_token", "server_url": creds["server_url"], "user_id": creds["user_id"],
+            "auth_token": creds["auth_token"]}
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def overrides(redis_url: str, **extra) -> dict:
+    return {"REDIS_URL": redis_url, "SECRET_KEY": "test-secret", "ADMIN_TOKEN": "test-admin-token",
+            "UPSTREAM_ENV": {}, "UPSTREAM_VERIFY_TLS": False, **extra}
+
+
+@pytest.fixture(scope="module")
+def rc_service(redis_server_url):
+    with running_service(overrides(redis_server_url, RATE_LIMIT_WAIT=0.3)) as (_, base):
+        yield base
+
+
+def connect(client: ServiceClient, credentials: dict):
+    return client.post("/integrated-accounts", json={"integration": "rocketchat", "credentials": credentials})
+
+
+@pytest.mark.parametrize("changes,param", [
+    ({"auth_token": None}, "credentials.auth_token"),
+    ({"account_id": "x"}, "credentials.account_id"),  # a LiveChat field: not Rocket.Chat's
+    ({"server_url": "ftp://chat.example.com"}, "credentials.server_url"),
+    ({"server_url": "chat.example.com"}, "credentials.server_url"),
+    ({"type": "oauth2"}, "credentials.type"),
+])
+def test_credentials_are_checked_against_the_integration_file(rc_service, rc_fresh, changes, param):
+    client = new_tenant(rc_service, "rc-creds")
+    resp = connect(client, rc_credentials(rc_fresh, **changes))
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["error"]["param"] == param
+    assert rc_fresh.admin("GET", "stats")["total_calls"] == 0  # refused before any upstream call
+
+
+def test_a_wrong_token_is_refused_when_connecting(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-wrong")
+    resp = connect(client, rc_credentials(rc_fresh, auth_token="not-the-token"))
+    assert resp.status_code == 422
+    assert resp.json()["error"]["type"] == "invalid_credentials"
+    assert "logged in" in resp.json()["error"]["message"]
+
+
+def test_a_user_without_omnichannel_permissions_is_refused(rc_service, rc_fresh):
+    restricted = rc_fresh.admin("GET", "credentials")["restricted_user"]
+    client = new_tenant(rc_service, "rc-restricted")
+    resp = connect(client, rc_credentials(rc_fresh, user_id=restricted["user_id"],
+                                          auth_token=restricted["auth_token"]))
+    assert resp.status_code == 422 and "permissions" in resp.json()["error"]["message"]
+
+
+def test_production_refuses_a_private_server_url(rc, redis_server_url):
+    with running_service(overrides(redis_server_url, ALLOW_PRIVATE_UPSTREAMS=False)) as (_, base):
+        client = new_tenant(base, "rc-prod")
+        resp = connect(client, rc_credentials(rc))
+        assert resp.status_code == 400
+        error = resp.json()["error"]
+        assert error["param"] == "credentials.server_url" and "private address" in error["message"]
+
+
+def test_each_account_reads_its_own_server(rc_service, rc_fresh, redis_server_url):
+    other = start_sandbox("--integration", "rocketchat", "--rooms", "15", "--seed", "99")
+    try:
+        client = new_tenant(rc_service, "rc-two-servers")
+        first = connect(client, rc_credentials(rc_fresh)).json()["id"]
+        second = connect(client, rc_credentials(other)).json()["id"]
+        ids = [{t["id"] for p in traverse(client, "tickets", integrated_account_id=a, limit=100) for t in p}
+               for a in (first, second)]
+        assert (len(ids[0]), len(ids[1])) == (60, 15) and not ids[0] & ids[1]
+        ticket = client.get("/unified/ticketing/tickets", integrated_account_id=second, limit=1).json()["result"][0]
+        assert ticket["ticket_url"].startswith(other.base_url)
+    finally:
+        other.stop()
+
+
+def test_rate_limit_answers_429_with_retry_after_from_the_reset_header(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-limits")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    rc_fresh.admin("POST", "config", json={"rate_limit": 0.5, "rate_burst": 1})
+    answers = [client.get("/unified/ticketing/teams", integrated_account_id=account) for _ in range(4)]
+    limited = [r for r in answers if r.status_code == 429]
+    assert limited and all(r.status_code in (200, 429) for r in answers)
+    for resp in limited:
+        assert 1 <= int(resp.headers["Retry-After"]) <= 3  # the bucket refills one call in 2 s
+        # Rocket.Chat's own 429, or ours while the cooldown it set lasts
+        assert resp.json()["error"]["type"] in ("upstream_error-too-many-requests", "rate_limited")
+    assert rc_fresh.admin("GET", "stats")["rate_limited"] >= 1
+
+
+def test_reads_under_faults_are_complete_or_honest(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-faults")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    clean = [t["id"] for p in traverse(client, "tickets", integrated_account_id=account, limit=7) for t in p]
+    rc_fresh.admin("POST", "config", json={"fault_rate": 0.2, "fault_kinds": ["internal"]})
+    faulty = [t["id"] for p in traverse(client, "tickets", integrated_account_id=account, limit=7) for t in p]
+    assert faulty == clean and len(clean) == 60
+    assert sum(rc_fresh.admin("GET", "stats")["faults"].values()) > 0  # retried, not lucky
+    rc_fresh.admin("POST", "config", json={"fault_rate": 1.0})
+    resp = client.get("/unified/ticketing/tickets", integrated_account_id=account)
+    assert resp.status_code == 502 and "Rocket.Chat" in resp.json()["error"]["message"]
