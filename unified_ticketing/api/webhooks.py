@@ -31,6 +31,9 @@ def receive(integration: str, account_id: str):
         raise bad_request("Send the webhook as a JSON object", "body")
     record = accounts.get(svc.redis, account_id)
     mapping = svc.events.get(integration)
+    if mapping is None and integration in svc.engines:
+        raise ApiError(404, "not_supported", f"{svc.engines[integration].integration.title} webhooks are not mapped "
+                       "to unified events (the integration has no events mapping); poll the read API instead")
     if record is None or record["integration"] != integration or mapping is None:
         raise not_found(f"No {integration} integrated account '{account_id}' receives webhooks here")
     expected = record.get("webhook_secret")
