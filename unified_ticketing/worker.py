@@ -73,7 +73,9 @@ class Worker:
             if rule.item is not None:
                 raw = rule.item(envelope)
                 op = engine.operation(rule.resource, "get", account.version)
-                unified = {**MODELS[rule.resource].dump(op.record(raw, id=None, version=account.version)),
+                bindings = {"id": None, "version": account.version,
+                            "base_url": engine.upstream.base_url_for(account.credentials)}
+                unified = {**MODELS[rule.resource].dump(op.record(raw, **bindings)),
                            "remote_data": op.remote_data(raw) if op.remote_data else raw}
             else:
                 unified = engine.get(account, rule.resource, str(rule.fetch(envelope)), Options())

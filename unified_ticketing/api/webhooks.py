@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, request
 
 from .. import observability
+from ..engine import writes
 from ..engine.events import EVENTS
+from ..engine.executor import account_from
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import SubscriptionCreate
 from ..state import accounts
@@ -37,7 +39,7 @@ def receive(integration: str, account_id: str):
     if record is None or record["integration"] != integration or mapping is None:
         raise not_found(f"No {integration} integrated account '{account_id}' receives webhooks here")
     expected = record.get("webhook_secret")
-    given = mapping.secret(body)
+    given = mapping.secret(body, headers={k.lower(): v for k, v in request.headers.items()})
     if not expected or not isinstance(given, str) or not secrets.compare_digest(
             svc.fernet.decrypt(expected.encode()).decode(), given):
         raise ApiError(401, "unauthorized", "The webhook's secret does not match the one registered for this account")
@@ -50,27 +52,26 @@ def receive(integration: str, account_id: str):
 
 
 def register_account_webhooks(engine, record: dict, mapping) -> dict:
-    """(Re-)register this service's receiver URL for every mapped action of one account."""
+    """(Re-)register this service's receiver URL with the helpdesk for one account (the mapping's steps)."""
     svc = services()
     reg = mapping.registration
     client_id = engine.upstream.client_id
-    if reg is None or not client_id:
+    if reg is None:
+        return {"webhooks": f"not registered: {engine.integration.title} webhooks are set up in the helpdesk"}
+    if reg.needs_oauth_client and not client_id:
         return {"webhooks": "not registered: set the OAuth client id to register webhooks"}
     unregister_account_webhooks(engine, record, mapping)
     secret = secrets.token_urlsafe(32)
     url = f"{current_app.config['PUBLIC_URL']}/webhooks/{record['integration']}/{record['id']}"
-    creds = {k: v for k, v in accounts.credentials(svc.fernet, record).items() if k != "type"}
-    ids = []
-    bindings = {"secret": secret, "url": url, "client_id": client_id, "version": record["api_version"]}
-    for action in mapping.actions:
-        answer = engine.upstream.call(record["auth_type"], creds, reg.register.prepare(None, action=action, **bindings),
-                                      idempotent=False, account_id=record["id"])
-        ids.append(answer.get(reg.id_path))
-    if reg.enable is not None:
-        engine.upstream.call(record["auth_type"], creds, reg.enable.prepare(None, **bindings), account_id=record["id"])
+    account = account_from(record, accounts.credentials(svc.fernet, record))
+    bindings = {"secret": secret, "url": url, "client_id": client_id, "version": record["api_version"],
+                "actions": list(mapping.actions), "steps": {}}
+    run = writes.steps_run(engine, account, reg.register, bindings)
+    ids = run.eval(reg.ids)
+    ids = [] if ids is None else ids if isinstance(ids, list) else [ids]
     svc.redis.hset(accounts.key(record["id"]), mapping={
         "webhook_secret": svc.fernet.encrypt(secret.encode()).decode(), "webhook_ids": json.dumps(ids)})
-    return {"webhooks": f"registered {len(ids)} actions at {url}"}
+    return {"webhooks": f"registered {len(mapping.actions)} actions at {url}"}
 
 
 def unregister_account_webhooks(engine, record: dict, mapping) -> None:

@@ -1,5 +1,21 @@
 """Event mappings (`mappings/<helpdesk>/events.yaml`): how an upstream webhook is checked and which
-unified events it becomes. Loaded and compiled at start-up like every other mapping file."""
+unified events it becomes, and how the service registers its receiver. Loaded and compiled at
+start-up like every other mapping file.
+
+```yaml
+delivery:            # JSONata over the delivery's JSON body; $headers: its headers, names in lower case
+  secret: secret_key                  # compared with the account's secret in constant time
+  action: action                      # which rules apply
+  payload: payload                    # what is kept
+registration:        # optional: without it, deliveries must be set up in the helpdesk by hand
+  needs_oauth_client: true            # registering needs the OAuth client id ($client_id)
+  register: [<steps>]                 # write steps (see steps.py); $url, $secret, $actions, $client_id
+  ids: <JSONata over $steps>          # what to keep for unregister (a list)
+  unregister: <request>               # called once per kept id ($id), failures only logged
+actions:
+  <upstream action>: [{event, resource, when?, item? | fetch?}]
+```
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -8,6 +24,7 @@ from pathlib import Path
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError
 from .loader import RESOURCES, _File
+from .steps import WriteOperation, parse_steps
 
 EVENTS = ("ticket:created", "ticket:updated", "comment:created", "attachment:created", "contact:created",
           "contact:updated")
@@ -24,10 +41,10 @@ class EventRule:
 
 @dataclass(frozen=True)
 class Registration:
-    register: CallSpec
-    id_path: str
-    enable: CallSpec | None
+    register: WriteOperation  # its steps
+    ids: Expression
     unregister: CallSpec
+    needs_oauth_client: bool = False
 
 
 @dataclass
@@ -49,12 +66,13 @@ def load_events(folder: Path, default_method: str) -> EventMapping | None:
     delivery = f.section(d, "delivery", "delivery", {"secret", "action", "payload"}, {"secret", "action", "payload"})
     registration = None
     if "registration" in d:
-        reg = f.section(d, "registration", "registration", {"register", "register_id", "enable", "unregister"},
-                        {"register", "unregister"})
-        calls = {name: parse_call(f, reg, name, f"registration.{name}", default_method)
-                 for name in ("register", "enable", "unregister") if name in reg}
-        registration = Registration(calls["register"], reg.get("register_id", "id"), calls.get("enable"),
-                                    calls["unregister"])
+        reg = f.section(d, "registration", "registration", {"needs_oauth_client", "register", "ids", "unregister"},
+                        {"register", "ids", "unregister"})
+        steps, handlers = parse_steps(f, reg, "register", "registration.", default_method)
+        registration = Registration(WriteOperation("webhooks", "register", f.name, steps, handlers),
+                                    f.expr(reg, "ids", "registration.ids"),
+                                    parse_call(f, reg, "unregister", "registration.unregister", default_method),
+                                    bool(reg.get("needs_oauth_client")))
     mapping = EventMapping(f.expr(delivery, "secret", "delivery.secret"), f.expr(delivery, "action", "delivery.action"),
                            f.expr(delivery, "payload", "delivery.payload"), registration)
     actions = d["actions"]

@@ -102,36 +102,13 @@ def parse_write_operation(f, d: dict, resource: str, method: str, prefix: str, r
                                "why and what to do instead")
         return WriteOperation(resource, method, f.name, unsupported=d["unsupported"].strip())
     f.keys(d, prefix + "operation", {"steps", "result", "file_size_limit_bytes", "versions"}, {"steps", "result"})
-    raw_steps = d["steps"]
-    if not isinstance(raw_steps, list) or not raw_steps:
-        raise MappingError(f"{f.where(d, 'steps', prefix + 'steps')}: expected a list of steps")
-    steps, seen = [], {}
-    for i, node in enumerate(raw_steps):
-        label = f"{prefix}steps[{i}]"
-        if not isinstance(node, dict):
-            raise MappingError(f"{f.where(d, 'steps', label)}: expected a mapping")
-        step = _step(f, node, label, default_method)
-        if step.id in seen:
-            raise MappingError(f"{f.where(node, 'id', label + '.id')}: step id {step.id} is used twice")
-        seen[step.id] = i
-        steps.append(step)
-    handlers = set()
-    for i, (step, node) in enumerate(zip(steps, raw_steps, strict=True)):
-        for err_type, rule in step.on_error.items():
-            if rule.action != "run":
-                continue
-            where = f.where(node["on_error"], err_type, f"{prefix}steps[{i}].on_error.{err_type}")
-            if rule.run not in seen:
-                raise MappingError(f"{where}: no step with id {rule.run}")
-            if seen[rule.run] <= i:
-                raise MappingError(f"{where}: step {rule.run} must come after step {step.id}")
-            handlers.add(rule.run)
+    steps, handlers = parse_steps(f, d, "steps", prefix, default_method)
     result = f.section(d, "result", prefix + "result", {"resource", "id"}, {"id"})
     result_resource = result.get("resource", resource)
     if result_resource not in resources:
         raise MappingError(f"{f.where(result, 'resource', prefix + 'result.resource')}: expected one of "
                            f"{', '.join(resources)}")
-    op = WriteOperation(resource, method, f.name, tuple(steps), frozenset(handlers), result_resource,
+    op = WriteOperation(resource, method, f.name, steps, handlers, result_resource,
                         f.expr(result, "id", prefix + "result.id"))
     limit = d.get("file_size_limit_bytes")
     if limit is not None:
@@ -143,6 +120,35 @@ def parse_write_operation(f, d: dict, resource: str, method: str, prefix: str, r
                                "sends files")
         op = replace(op, file_size_limit_bytes=limit)
     return op
+
+
+def parse_steps(f, d: dict, key: str, prefix: str, default_method: str) -> tuple[tuple[Step, ...], frozenset]:
+    """A list of steps under `d[key]` and the ids of the steps that run only through on_error rules."""
+    raw_steps = d[key]
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise MappingError(f"{f.where(d, key, prefix + key)}: expected a list of steps")
+    steps, seen = [], {}
+    for i, node in enumerate(raw_steps):
+        label = f"{prefix}{key}[{i}]"
+        if not isinstance(node, dict):
+            raise MappingError(f"{f.where(d, key, label)}: expected a mapping")
+        step = _step(f, node, label, default_method)
+        if step.id in seen:
+            raise MappingError(f"{f.where(node, 'id', label + '.id')}: step id {step.id} is used twice")
+        seen[step.id] = i
+        steps.append(step)
+    handlers = set()
+    for i, (step, node) in enumerate(zip(steps, raw_steps, strict=True)):
+        for err_type, rule in step.on_error.items():
+            if rule.action != "run":
+                continue
+            where = f.where(node["on_error"], err_type, f"{prefix}{key}[{i}].on_error.{err_type}")
+            if rule.run not in seen:
+                raise MappingError(f"{where}: no step with id {rule.run}")
+            if seen[rule.run] <= i:
+                raise MappingError(f"{where}: step {rule.run} must come after step {step.id}")
+            handlers.add(rule.run)
+    return tuple(steps), frozenset(handlers)
 
 
 def _step(f, node: dict, label: str, default_method: str) -> Step:

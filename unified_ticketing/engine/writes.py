@@ -167,6 +167,13 @@ def outcome_unknown(err: ApiError) -> bool:
     return err.status >= 500 and err.type != "mapping_error"
 
 
+def steps_run(engine: Engine, account: Account, op: WriteOperation, bindings: dict) -> _Run:
+    """Run steps outside a unified write (registering webhooks, say); the run keeps the answers."""
+    state = _Run(engine, account, op, {}, False, bindings)
+    state.run()
+    return state
+
+
 def write_id(account: Account, idempotency_key: str) -> str:
     """24 hex digits naming one write of one account: for helpdesks that take a client-chosen record
     id, so that a repeated write is refused as a duplicate instead of applied twice."""
