@@ -109,3 +109,31 @@ def _validate_unified(path: str, body, one: bool = False) -> None:
     model = {"$ref": f"#/components/schemas/{MODELS[parts[2]]}", "components": SPEC["components"]}
     for record in body["result"] if len(parts) == 3 and not one else [body]:
         jsonschema.validate(record, model)
+
+
+def test_live_app_keeps_the_contract_on_rocket_chat(service, rc_sandbox, redis_server_url):
+    """The unified operations, on a Rocket.Chat account: reads against the shared read-only sandbox, writes
+    against a sandbox of this test's own. Unsupported writes must be honest 4xx, never a 500."""
+    from tests.conftest import connect_rocketchat
+    from unified_ticketing.sandbox.process import start_sandbox
+
+    reader = new_tenant(service, "contract-rc")
+    read_account = connect_rocketchat(reader, rc_sandbox)
+    writable = start_sandbox("--integration", "rocketchat", "--rooms", "20", "--seed", "13")
+    try:
+        writer = new_tenant(service, "contract-rc-writer")
+        write_account = connect_rocketchat(writer, writable)
+        loaded = schemathesis.openapi.from_path(SPEC_PATH)
+        checked = 0
+        for result in loaded.get_all_operations():
+            operation = result.ok()
+            if not operation.path.startswith("/unified/ticketing/") or operation.path.endswith("/export"):
+                continue
+            if operation.method.upper() in ("POST", "PATCH"):
+                _check_operation(operation, service, writer.api_key, write_account)
+            else:
+                _check_operation(operation, service, reader.api_key, read_account)
+            checked += 1
+        assert checked >= 15
+    finally:
+        writable.stop()
