@@ -14,6 +14,7 @@ from ..tls import listen
 from . import departments as _departments  # noqa: F401  (registers routes)
 from . import messages as _messages  # noqa: F401
 from . import rooms as _rooms  # noqa: F401
+from . import settings as _settings
 from . import tags as _tags  # noqa: F401
 from . import transfers as _transfers  # noqa: F401
 from . import uploads as _uploads  # noqa: F401
@@ -24,6 +25,7 @@ from .knobs import Knobs, Stats, TokenBucket, pick_fault
 from .routes import REGISTRY, Call, Route, permissions_of
 from .seed import seed_store, seeded_file_bytes
 from .state import Store
+from .webhooks import Dispatcher
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Sandbox:
         self.stats = Stats()
         self.rng = random.Random(options.seed ^ 0x5EED)
         self.base_url = ""
+        self.webhooks = Dispatcher(self)
         self.reset(options.seed, options.rooms)
 
     def reset(self, seed: int, rooms: int) -> None:
@@ -56,6 +59,8 @@ class Sandbox:
         self.bucket = TokenBucket()
         self.store = Store(random.Random(seed ^ 0xC0FFEE))
         self.principals = seed_store(self.store, seed, rooms)
+        self.settings = _settings.defaults()  # `settings/:_id`: the Omnichannel webhook's
+        self.webhooks.reset()
         self.stats.reset()
 
     def token_of(self, user_id: str) -> str:
@@ -203,7 +208,9 @@ def serve(options: SandboxOptions, ready=None) -> None:
     server, sandbox.base_url = listen(app, options.host, options.port, options.tls)
     if ready:
         ready(sandbox.base_url)
+    sandbox.webhooks.start()
     try:
         server.serve_forever()
     finally:
+        sandbox.webhooks.stop()
         server.server_close()

@@ -86,6 +86,7 @@ def visitor_sends(call: Call):
     store = call.store
     mid = call.body.get("_id") if isinstance(call.body.get("_id"), str) else None
     msg = store.add_message(room, text_message(store.rng, room, visitor, True, store.now_ms(), str(text), mid))
+    call.sandbox.webhooks.message_event(room, msg)
     return {"message": msg, "success": True}
 
 
@@ -111,6 +112,7 @@ def agent_sends(call: Call):
     if mid and any(m["_id"] == mid for m in store.messages[rid]):
         raise meteor("error-message-already-exists", "Message already exists")
     msg = store.add_message(room, text_message(store.rng, room, call.user, False, store.now_ms(), text, mid))
+    call.sandbox.webhooks.message_event(room, msg)
     return {"ts": int(store._last_ms), "channel": rid, "message": msg, "success": True}
 
 
@@ -132,5 +134,6 @@ def upload(call: Call):
     msg = file_message(store, store.rng, room, visitor, True, store.now_ms(), name, content_type, fmt, len(data),
                        data=data, description=call.body.get("description") or "")
     store.add_message(room, msg)
+    call.sandbox.webhooks.message_event(room, msg)
     return {**{k: v for k, v in msg.items() if k not in ("files", "groupable")}, "newRoom": False,
             "showConnecting": False, "success": True}

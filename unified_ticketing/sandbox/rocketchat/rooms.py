@@ -108,7 +108,11 @@ def visitor_room(call: Call):
         if room["v"]["token"] != token:
             raise RocketChatError("invalid-room")
         return {"room": room, "newRoom": False, "success": True}
-    return {"room": open_room(call, visitor, rid, call.args.get("agentId")), "newRoom": True, "success": True}
+    room = open_room(call, visitor, rid, call.args.get("agentId"))
+    hooks = call.sandbox.webhooks  # livechat.newRoom, then routing: afterTakeInquiry or chatQueued
+    hooks.room_event("LivechatSessionStart", room, unserved=True)
+    hooks.room_event("LivechatSessionTaken" if "servedBy" in room else "LivechatSessionQueued", room)
+    return {"room": room, "newRoom": True, "success": True}
 
 
 def open_room(call: Call, visitor: dict, rid: str | None, agent_id: str | None) -> dict:
@@ -161,6 +165,7 @@ def close_by_user(call: Call):
     store = call.store
     close_room(store, room, call.user, comment, store.now_ms(), store.rng,
                tags=sorted(set(room.get("tags") or []) | set(tags)) if tags else None)
+    call.sandbox.webhooks.room_event("LivechatSession", room)
     return {"success": True}
 
 
@@ -203,6 +208,8 @@ def save_info(call: Call):
     if isinstance(guest.get("phone"), str):
         visitor["phone"] = [{"phoneNumber": guest["phone"]}] if guest["phone"] else []
     visitor["_updatedAt"] = room["_updatedAt"] = now
+    if not room.get("open"):  # livechat.saveInfo sends closed rooms only
+        call.sandbox.webhooks.room_event("LivechatEdit", room)
     return {"success": True}
 
 

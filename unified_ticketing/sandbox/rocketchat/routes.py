@@ -15,7 +15,7 @@ from .errors import missing
 _MANAGING = {"view-livechat-rooms", "view-l-room", "close-others-livechat-room", "save-others-livechat-room-info",
              "view-livechat-departments", "manage-livechat-tags", "view-livechat-manager", "transfer-livechat-guest"}
 ROLE_PERMISSIONS = {
-    "admin": set(_MANAGING),
+    "admin": _MANAGING | {"view-privileged-setting", "edit-privileged-setting"},
     "livechat-manager": set(_MANAGING),
     "livechat-agent": {"view-l-room", "close-livechat-room"},
     "user": set(),

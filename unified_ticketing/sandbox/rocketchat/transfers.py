@@ -1,5 +1,6 @@
 """Forwarding a room to another agent or department (`livechat/room.forward`), with the
-`livechat_transfer_history` system message Rocket.Chat leaves in the room.
+`livechat_transfer_history` system message Rocket.Chat leaves in the room, and its webhooks
+(`LivechatSessionTaken` when a department forward routes the room, then `LivechatSessionForwarded`).
 
 A forward to a department goes to its online agent with the fewest open chats (Auto Selection routing);
 with none online it fails with `error-no-agents-online-in-department`. Errors are plain `Error`s, so
@@ -81,6 +82,7 @@ def _move(call: Call, room: dict, agent: dict, department: dict | None, scope: d
         data["comment"] = call.body["comment"]
     if room.get("departmentId"):
         data["previousDepartment"] = room["departmentId"]
+    old_served, old_department = room.get("servedBy"), room.get("departmentId")
     room["servedBy"] = {"_id": agent["_id"], "username": agent["username"], "ts": now}
     room["usersCount"] = 2
     if department is not None:
@@ -89,3 +91,9 @@ def _move(call: Call, room: dict, agent: dict, department: dict | None, scope: d
     store.add_message(room, {"_id": random_id(store.rng), "rid": room["_id"], "t": "livechat_transfer_history",
                              "msg": "", "groupable": False, "ts": now, "u": _person(user), "transferData": data,
                              "_updatedAt": now, "urls": [], "mentions": [], "channels": []})
+    hooks = call.sandbox.webhooks
+    if department is not None:  # forwardRoomToDepartment: routing takes the inquiry, then the forward hook
+        hooks.room_event("LivechatSessionTaken", room)
+        hooks.room_event("LivechatSessionForwarded", room, {"oldDepartmentId": old_department})
+    else:  # forwardRoomToAgent
+        hooks.room_event("LivechatSessionForwarded", room, {"oldServedBy": old_served})

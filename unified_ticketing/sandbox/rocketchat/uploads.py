@@ -70,4 +70,5 @@ def media_confirm(call: Call):
                        stored["size"], data=stored["data"], description=call.body.get("description") or "",
                        file_id=call.params["file_id"], text=call.body.get("msg") or "")
     store.add_message(room, msg)
+    call.sandbox.webhooks.message_event(room, msg)
     return {"message": msg, "success": True}
