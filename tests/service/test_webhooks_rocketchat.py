@@ -1,0 +1,126 @@
+"""Rocket.Chat's Omnichannel webhooks: the service registers its receiver through the workspace's
+settings, the sandbox delivers real sendToCRM payloads, workers turn them into unified events."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.conftest import connect_rocketchat, new_tenant, running_service
+from tests.service.test_webhooks import Receiver, verify
+from unified_ticketing.sandbox.process import start_sandbox
+from unified_ticketing.worker import Worker
+
+
+@pytest.fixture(scope="module")
+def rc_hooks():
+    proc = start_sandbox("--integration", "rocketchat", "--rooms", "12", "--seed", "31")
+    yield proc
+    proc.stop()
+
+
+def rc_api(sandbox, method: str, path: str, **kwargs):
+    headers = sandbox.admin("GET", "credentials")["headers"]
+    return requests.request(method, f"{sandbox.base_url}/api/v1/{path}", headers=headers, timeout=10, **kwargs)
+
+
+@pytest.fixture
+def stack(rc_hooks, redis_server_url):
+    rc_hooks.admin("POST", "reset")
+    rc_hooks.admin("POST", "config", json={"webhook_retry_delays": [0.2, 0.2, 0.2]})
+    overrides = {"REDIS_URL": redis_server_url, "SECRET_KEY": "test-secret", "ADMIN_TOKEN": "test-admin-token",
+                 "UPSTREAM_ENV": {}, "UPSTREAM_VERIFY_TLS": False, "WEBHOOKS_REGISTER": True,
+                 "WEBHOOK_BACKOFF_BASE": 0.1}
+    with running_service(overrides) as (app, base):
+        app.config["PUBLIC_URL"] = base
+        client = new_tenant(base, f"rc-hooks-{time.monotonic_ns()}")
+        receiver = Receiver()
+        sub = client.post("/webhook-subscriptions", json={"url": receiver.url, "events": ["*"]}).json()
+        stop = threading.Event()
+        threading.Thread(target=Worker(app, "rc-worker").run, args=(stop,), daemon=True).start()
+        yield {"app": app, "base": base, "client": client, "receiver": receiver, "sub": sub, "sandbox": rc_hooks}
+        stop.set()
+        receiver.server.shutdown()
+        receiver.server.server_close()
+
+
+def new_visitor(sandbox, token: str) -> dict:
+    resp = requests.post(f"{sandbox.base_url}/api/v1/livechat/visitor", timeout=10,
+                         json={"visitor": {"token": token, "name": "Webhook Visitor"}})
+    assert resp.status_code == 200, resp.text
+    return resp.json()["visitor"]
+
+
+def test_room_messages_and_close_reach_the_subscriber_as_unified_events(stack):
+    sandbox, receiver, client = stack["sandbox"], stack["receiver"], stack["client"]
+    account = connect_rocketchat(client, sandbox)
+    shown = client.get(f"/integrated-accounts/{account}").json()
+    assert shown["context"]["webhooks"].startswith("registered 5 actions")
+    assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"] == \
+        f"{stack['base']}/webhooks/rocketchat/{account}"
+
+    new_visitor(sandbox, "visitor-token-1")
+    room = requests.get(f"{sandbox.base_url}/api/v1/livechat/room", params={"token": "visitor-token-1"},
+                        timeout=10).json()["room"]
+    sent = requests.post(f"{sandbox.base_url}/api/v1/livechat/message", timeout=10,
+                         json={"token": "visitor-token-1", "rid": room["_id"], "msg": "Is anyone there?"})
+    assert sent.status_code == 200
+    events = receiver.wait_for(lambda ev: {"ticket:created", "comment:created"} <= {e["event"] for e in ev})
+    created = next(e for e in events if e["event"] == "ticket:created")
+    assert created["payload"]["id"] == room["_id"] and created["payload"]["status"] == "open"
+    assert created["integrated_account_id"] == account
+    comment = next(e for e in events if e["event"] == "comment:created")
+    assert (comment["payload"]["body"], comment["payload"]["author"]["type"]) == ("Is anyone there?", "contact")
+
+    reply = client.post("/unified/ticketing/comments", json={"ticket_id": room["_id"], "body": "Yes, hello!"},
+                        params={"integrated_account_id": account})
+    assert reply.status_code == 201
+    closed = client.request("PATCH", f"/unified/ticketing/tickets/{room['_id']}",
+                            params={"integrated_account_id": account}, json={"status": "closed"})
+    assert closed.status_code == 200
+    events = receiver.wait_for(lambda ev: any(e["event"] == "ticket:updated" and e["payload"]["status"] == "closed"
+                                              for e in ev))
+    replies = [e["payload"] for e in events if e["event"] == "comment:created" and e["payload"]["author"]
+               and e["payload"]["author"]["type"] == "user"]
+    assert [r["id"] for r in replies] == [reply.json()["id"]]
+    for body, headers in zip(receiver.bodies, receiver.headers, strict=True):
+        assert verify(stack["sub"]["secret"], headers["X-Unified-Signature"], body)
+    assert len({json.loads(b)["id"] for b in receiver.bodies}) == len(receiver.bodies)
+
+
+def test_a_wrong_token_or_an_unmapped_type_stores_nothing(stack):
+    sandbox, base, client = stack["sandbox"], stack["base"], stack["client"]
+    account = connect_rocketchat(client, sandbox)
+    url = f"{base}/webhooks/rocketchat/{account}"
+    svc = stack["app"].extensions["unified"]
+    before = svc.redis.xlen("ut:wh:in")
+    body = {"type": "Message", "_id": "r1", "messages": [{"_id": "m1", "msg": "hi"}]}
+    assert requests.post(url, json=body, headers={"X-RocketChat-Livechat-Token": "forged"},
+                         timeout=10).status_code == 401
+    assert requests.post(url, json=body, timeout=10).status_code == 401  # no token at all
+    secret = svc.fernet.decrypt(svc.redis.hget(f"ut:{{acct:{account}}}:account", "webhook_secret").encode()).decode()
+    unmapped = requests.post(url, json={**body, "type": "LivechatOfflineMessage"},
+                             headers={"X-RocketChat-Livechat-Token": secret}, timeout=10)
+    assert unmapped.status_code == 422
+    assert svc.redis.xlen("ut:wh:in") == before
+
+
+def test_a_workspace_webhook_of_someone_else_is_never_replaced(stack):
+    sandbox, client = stack["sandbox"], stack["client"]
+    assert rc_api(sandbox, "POST", "settings/Livechat_webhookUrl",
+                  json={"value": "https://crm.example.com/hook"}).status_code == 200
+    account = connect_rocketchat(client, sandbox)
+    note = client.get(f"/integrated-accounts/{account}").json()["context"]["webhooks"]
+    assert note.startswith("not registered") and "crm.example.com" in note
+    assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"] == "https://crm.example.com/hook"
+
+
+def test_deleting_the_account_clears_the_workspace_webhook(stack):
+    sandbox, client = stack["sandbox"], stack["client"]
+    account = connect_rocketchat(client, sandbox)
+    assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"].endswith(account)
+    assert client.delete(f"/integrated-accounts/{account}").status_code == 204
+    assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"] == ""
