@@ -124,3 +124,12 @@ def test_deleting_the_account_clears_the_workspace_webhook(stack):
     assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"].endswith(account)
     assert client.delete(f"/integrated-accounts/{account}").status_code == 204
     assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"] == ""
+
+
+def test_deleting_an_older_account_leaves_the_newer_ones_webhook(stack):
+    sandbox, client = stack["sandbox"], stack["client"]
+    older = connect_rocketchat(client, sandbox)
+    newer = connect_rocketchat(client, sandbox)
+    assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"].endswith(newer)
+    assert client.delete(f"/integrated-accounts/{older}").status_code == 204
+    assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"].endswith(newer)

@@ -62,7 +62,7 @@ def register_account_webhooks(engine, record: dict, mapping) -> dict:
         return {"webhooks": "not registered: set the OAuth client id to register webhooks"}
     unregister_account_webhooks(engine, record, mapping)
     secret = secrets.token_urlsafe(32)
-    url = f"{current_app.config['PUBLIC_URL']}/webhooks/{record['integration']}/{record['id']}"
+    url = receiver_url(record)
     account = account_from(record, accounts.credentials(svc.fernet, record))
     bindings = {"secret": secret, "url": url, "client_id": client_id, "version": record["api_version"],
                 "actions": list(mapping.actions), "steps": {}}
@@ -75,20 +75,25 @@ def register_account_webhooks(engine, record: dict, mapping) -> dict:
 
 
 def unregister_account_webhooks(engine, record: dict, mapping) -> None:
+    """Undo the registration (the mapping's unregister steps, once per kept id); failures are only logged."""
     svc = services()
     ids = json.loads(record.get("webhook_ids") or "[]")
     reg = mapping.registration if mapping else None
     if not ids or reg is None:
         return
-    creds = {k: v for k, v in accounts.credentials(svc.fernet, record).items() if k != "type"}
+    account = account_from(record, accounts.credentials(svc.fernet, record))
     for hook_id in ids:
+        bindings = {"id": hook_id, "url": receiver_url(record), "client_id": engine.upstream.client_id,
+                    "version": record["api_version"], "steps": {}}
         try:
-            request = reg.unregister.prepare(None, id=hook_id, client_id=engine.upstream.client_id,
-                                             version=record["api_version"])
-            engine.upstream.call(record["auth_type"], creds, request, idempotent=False, account_id=record["id"])
+            writes.steps_run(engine, account, reg.unregister, bindings)
         except ApiError as err:
             log.warning("could not unregister webhook %s: %s", hook_id, err.message)
     svc.redis.hdel(accounts.key(record["id"]), "webhook_ids")
+
+
+def receiver_url(record: dict) -> str:
+    return f"{current_app.config['PUBLIC_URL']}/webhooks/{record['integration']}/{record['id']}"
 
 
 # --- out --------------------------------------------------------------------------------------

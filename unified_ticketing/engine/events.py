@@ -11,7 +11,7 @@ registration:        # optional: without it, deliveries must be set up in the he
   needs_oauth_client: true            # registering needs the OAuth client id ($client_id)
   register: [<steps>]                 # write steps (see steps.py); $url, $secret, $actions, $client_id
   ids: <JSONata over $steps>          # what to keep for unregister (a list)
-  unregister: <request>               # called once per kept id ($id), failures only logged
+  unregister: [<steps>]               # run once per kept id ($id, $url), failures only logged
 actions:
   <upstream action>: [{event, resource, when?, item? | fetch?}]
 ```
@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError
 from .loader import RESOURCES, _File
 from .steps import WriteOperation, parse_steps
@@ -43,7 +42,7 @@ class EventRule:
 class Registration:
     register: WriteOperation  # its steps
     ids: Expression
-    unregister: CallSpec
+    unregister: WriteOperation
     needs_oauth_client: bool = False
 
 
@@ -68,10 +67,10 @@ def load_events(folder: Path, default_method: str) -> EventMapping | None:
     if "registration" in d:
         reg = f.section(d, "registration", "registration", {"needs_oauth_client", "register", "ids", "unregister"},
                         {"register", "ids", "unregister"})
-        steps, handlers = parse_steps(f, reg, "register", "registration.", default_method)
-        registration = Registration(WriteOperation("webhooks", "register", f.name, steps, handlers),
-                                    f.expr(reg, "ids", "registration.ids"),
-                                    parse_call(f, reg, "unregister", "registration.unregister", default_method),
+        ops = {name: WriteOperation("webhooks", name, f.name, *parse_steps(f, reg, name, "registration.",
+                                                                            default_method))
+               for name in ("register", "unregister")}
+        registration = Registration(ops["register"], f.expr(reg, "ids", "registration.ids"), ops["unregister"],
                                     bool(reg.get("needs_oauth_client")))
     mapping = EventMapping(f.expr(delivery, "secret", "delivery.secret"), f.expr(delivery, "action", "delivery.action"),
                            f.expr(delivery, "payload", "delivery.payload"), registration)
