@@ -36,6 +36,9 @@ class CannedUpstream:
     def call(self, *args, **kwargs) -> dict:
         return self.data
 
+    def base_url_for(self, credentials: dict) -> str:
+        return "https://api.bench.invalid"
+
 
 class MemoryTraversals(Traversals):
     """Paging state in memory: what the engine keeps in Redis, without the round trips."""

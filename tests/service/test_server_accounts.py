@@ -136,3 +136,16 @@ def test_routes_rocket_chat_lacks_say_so(rc_service, rc_fresh):
     assert caps["webhooks"] is True and caps["oauth"] is False
     assert caps["server_url_field"] == "server_url"
     assert caps["auth"]["personal_access_token"]["fields"] == ["server_url", "user_id", "auth_token"]
+
+
+def test_proxy_forwards_to_the_accounts_own_server(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-proxy")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    rooms = client.get("/proxy/rocketchat/api/v1/livechat/rooms", integrated_account_id=account, count=3)
+    assert rooms.status_code == 200 and rooms.json()["count"] == 3 and rooms.json()["total"] == 60
+    rc_fresh.admin("POST", "stats/reset")
+    refused = client.get("/proxy/rocketchat/api/v1/users.list", integrated_account_id=account)
+    assert refused.status_code == 403 and refused.json()["error"]["param"] == "path"
+    missing = client.get("/proxy/rocketchat/api/v1/livechat/visitors.info", integrated_account_id=account)
+    assert missing.status_code == 400 and missing.json()["success"] is False  # Rocket.Chat's own answer, verbatim
+    assert rc_fresh.admin("GET", "stats")["total_calls"] == 1  # the refused path never left the service
