@@ -53,18 +53,6 @@ def test_capabilities_come_from_the_mapping_files(tenant):
     assert tenant.get("/integrations/zendesk/capabilities").status_code == 400
 
 
-def test_meta_describes_filters_and_fields(tenant):
-    assert tenant.get("/unified/ticketing/tickets/meta/list").status_code == 400  # two integrations: say which
-    meta = tenant.get("/unified/ticketing/tickets/meta/list", integration="livechat").json()
-    assert meta["mapping_file"] == "mappings/livechat/tickets.list.yaml"
-    assert {f["name"] for f in meta["filters"]} >= {"status", "tag", "q", "created_at"}
-    assert {f["name"] for f in meta["fields"]} >= {"id", "status", "assignees", "tags", "remote_data"}
-    assert tenant.get("/unified/ticketing/users/meta/update", integration="livechat").status_code == 404
-    assert tenant.get("/unified/ticketing/widgets/meta/list").status_code == 404
-    assert tenant.get("/unified/ticketing/tickets/meta/list", integration="livechat",
-                      api_version="2").status_code == 400
-
-
 def test_a_non_numeric_team_filter_matches_nothing(tenant, account_id):
     resp = tenant.get("/unified/ticketing/tags", integrated_account_id=account_id, team_id="sales")
     assert resp.status_code == 200 and resp.json()["result"] == []

@@ -70,27 +70,6 @@ def test_expired_cursor_is_rejected(sandbox, redis_server_url):
         assert "expired" in err["message"]
 
 
-@pytest.mark.parametrize("params,param", [
-    ({"colour": "red"}, "colour"),
-    ({"status": "pending"}, "status"),
-    ({"created_at[gte]": "yesterday"}, "created_at[gte]"),
-    ({"created_at[between]": "2026-01-01T00:00:00Z"}, "created_at[between]"),
-    ({"tag[eq]": "x"}, "tag[eq]"),
-    ({"limit": "0"}, "limit"),
-    ({"limit": "101"}, "limit"),
-    ({"limit": "ten"}, "limit"),
-    ({"include_remote_data": "maybe"}, "include_remote_data"),
-    ({"format": "xml"}, "format"),
-])
-def test_bad_filters_name_the_parameter(tenant, account_id, params, param):
-    assert_error(tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, **params), 400, param)
-
-
-def test_filters_cannot_be_combined_with_a_cursor(tenant, account_id, first_page):
-    assert_error(tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, status="open",
-                            next_cursor=first_page["next_cursor"]), 400, "status")
-
-
 def test_missing_account_and_unknown_resource(tenant, account_id):
     assert_error(tenant.get("/unified/ticketing/tickets"), 400, "integrated_account_id")
     assert_error(tenant.get("/unified/ticketing/tickets", integrated_account_id="nope"), 404)

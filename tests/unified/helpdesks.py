@@ -35,6 +35,7 @@ def _cached(fn):
 
 class Oracle:
     name: str
+    title: str  # how error messages name the helpdesk
     can_reopen: bool  # a comment on a closed ticket reopens it / PATCH status open works
     private_comments: bool  # is_private comments exist
     raw_id_key: str  # the id's key in a raw (format=raw) record
@@ -112,14 +113,14 @@ class Oracle:
     def tag_names(self) -> list[str]:
         raise NotImplementedError
 
-    # writes this helpdesk refuses: (method, path under /unified/ticketing, body)
-    def unsupported_writes(self) -> list[tuple[str, str, dict]]:
-        return []
+    # writes this helpdesk refuses as unsupported: (HTTP method, resource)
+    unsupported: frozenset = frozenset()
 
 
 class LiveChatOracle(Oracle):
     """LiveChat's agent/configuration API (v3.5): chats are tickets, their threads' events comments."""
     name = "livechat"
+    title = "LiveChat"
     can_reopen = True
     private_comments = True
     raw_id_key = "id"
@@ -238,12 +239,15 @@ class LiveChatOracle(Oracle):
 class RocketChatOracle(Oracle):
     """Rocket.Chat Omnichannel's REST API: rooms are tickets, their messages comments."""
     name = "rocketchat"
+    title = "Rocket.Chat"
     can_reopen = False  # Rocket.Chat cannot reopen a closed room
     private_comments = False  # every Omnichannel message reaches the visitor
     raw_id_key = "_id"
     # visitors.info leaves out lastChat (as it does the token): a contact read by id has no
     # last_activity_at or ticket_ids, while visitors.search (the list) carries them
     contact_list_only_fields = frozenset({"last_activity_at", "ticket_ids"})
+    # agents cannot open rooms, change visitors or create tags through the API
+    unsupported = frozenset({("POST", "tickets"), ("PATCH", "contacts"), ("POST", "tags")})
 
     def _get(self, path: str, **params) -> dict:
         creds = self.sandbox.admin("GET", "credentials")
@@ -354,11 +358,6 @@ class RocketChatOracle(Oracle):
     def tag_names(self):
         return [t["name"] for t in self._all("/api/v1/livechat/tags", "tags", viewAll="true")]
 
-    def unsupported_writes(self):
-        contact = self.contact_ids()[0]
-        return [("POST", "tickets", {"contact_id": contact, "body": "Hello"}),
-                ("PATCH", f"contacts/{contact}", {"name": "Renamed Visitor"}),
-                ("POST", "tags", {"name": "escalated"})]
 
 
 ORACLES = {"livechat": LiveChatOracle, "rocketchat": RocketChatOracle}
