@@ -157,16 +157,14 @@ def test_a_write_is_done_or_is_an_unsupported_422_that_says_what_to_do(writable_
     if (method, resource) not in oracle.unsupported:
         assert resp.status_code == (201 if method == "POST" else 200), resp.text
         assert hd.stats_calls() > 0
-        assert verb in entry["methods"] and verb not in entry.get("unsupported", {})
+        assert verb in entry["methods"] and verb not in entry["unsupported"]
         return
     err = error(resp, 422)
     assert err["type"] == "unsupported_operation"
     assert oracle.title in err["message"] and len(err["message"]) > 60
     assert hd.stats_calls() == 0  # refused before anything reached the helpdesk
-    if "unsupported" in entry:  # capabilities say per method what is unsupported, and why
-        assert entry["unsupported"][verb] == err["message"]
-    else:  # until they do, they list the method (it has a mapping file, saying it is unsupported)
-        assert verb in entry["methods"]
+    # capabilities say per method what is unsupported, and why; such a method is not listed as supported
+    assert entry["unsupported"][verb] == err["message"] and verb not in entry["methods"]
 
 
 @pytest.mark.parametrize("body,param", [({"body": "no ticket"}, "ticket_id"), ({"ticket_id": "x"}, "body")])
