@@ -149,3 +149,36 @@ def test_proxy_forwards_to_the_accounts_own_server(rc_service, rc_fresh):
     missing = client.get("/proxy/rocketchat/api/v1/livechat/visitors.info", integrated_account_id=account)
     assert missing.status_code == 400 and missing.json()["success"] is False  # Rocket.Chat's own answer, verbatim
     assert rc_fresh.admin("GET", "stats")["total_calls"] == 1  # the refused path never left the service
+
+
+@pytest.mark.parametrize("token_change", [lambda t: " " + t, lambda t: t + "\n", lambda t: t + "é"])
+def test_a_token_pasted_with_extra_characters_is_a_clear_422(rc_service, rc_fresh, token_change):
+    client = new_tenant(rc_service, "rc-paste")
+    token = rc_fresh.admin("GET", "credentials")["auth_token"]
+    resp = connect(client, rc_credentials(rc_fresh, auth_token=token_change(token)))
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["type"] == "invalid_credentials" and "copied" in resp.json()["error"]["message"]
+
+
+def test_a_server_url_with_a_wrong_path_says_to_check_it(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-path")
+    resp = connect(client, rc_credentials(rc_fresh, server_url=rc_fresh.base_url + "/chat"))
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert error["param"] == "credentials.server_url" and "base URL" in error["message"]
+    trailing = connect(client, rc_credentials(rc_fresh, server_url=rc_fresh.base_url + "/"))
+    assert trailing.status_code == 201
+
+
+def test_contact_fields_rocket_chat_cannot_keep_are_refused(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-contact")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    resp = client.post("/unified/ticketing/contacts", params={"integrated_account_id": account},
+                       json={"name": "Ann", "avatar_url": "https://img.example.com/a.png"})
+    assert resp.status_code == 422 and resp.json()["error"]["param"] == "avatar_url"
+    made = client.post("/unified/ticketing/contacts", params={"integrated_account_id": account},
+                       json={"name": "Ann", "email_addresses": [{"email": "ann@example.com"}],
+                             "custom_fields": {"plan": "pro"}}, headers={"Idempotency-Key": "ann-1"})
+    assert made.status_code == 201, made.text
+    assert made.json()["email_addresses"] == [{"email": "ann@example.com", "type": "primary"}]
+    assert made.json()["custom_fields"] == {"plan": "pro"}

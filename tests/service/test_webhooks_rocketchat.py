@@ -58,7 +58,7 @@ def test_room_messages_and_close_reach_the_subscriber_as_unified_events(stack):
     sandbox, receiver, client = stack["sandbox"], stack["receiver"], stack["client"]
     account = connect_rocketchat(client, sandbox)
     shown = client.get(f"/integrated-accounts/{account}").json()
-    assert shown["context"]["webhooks"].startswith("registered 5 actions")
+    assert shown["context"]["webhooks"].startswith("registered 6 actions")
     assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"] == \
         f"{stack['base']}/webhooks/rocketchat/{account}"
 
@@ -83,6 +83,10 @@ def test_room_messages_and_close_reach_the_subscriber_as_unified_events(stack):
     assert closed.status_code == 200
     events = receiver.wait_for(lambda ev: any(e["event"] == "ticket:updated" and e["payload"]["status"] == "closed"
                                               for e in ev))
+    tagged = client.request("PATCH", f"/unified/ticketing/tickets/{room['_id']}",
+                            params={"integrated_account_id": account}, json={"tags": ["resolved"]})
+    assert tagged.status_code == 200  # a closed room's edit: Rocket.Chat's LivechatEdit, mapped too
+    events = receiver.wait_for(lambda ev: any(e["event"] == "ticket:updated" and e["payload"]["tags"] for e in ev))
     replies = [e["payload"] for e in events if e["event"] == "comment:created" and e["payload"]["author"]
                and e["payload"]["author"]["type"] == "user"]
     assert [r["id"] for r in replies] == [reply.json()["id"]]

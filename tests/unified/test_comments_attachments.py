@@ -58,3 +58,11 @@ def test_an_unknown_attachment_or_comment_is_a_404(helpdesk):
     for path in (f"comments/{unknown}", f"attachments/{unknown}", f"attachments/{unknown}/download"):
         resp = helpdesk.get(path)
         assert resp.status_code == 404, (path, resp.text)
+
+
+@pytest.mark.parametrize("resource", ["comments", "attachments"])
+def test_the_records_of_an_unknown_ticket_are_a_404_naming_it(helpdesk, resource):
+    resp = helpdesk.get(resource, ticket_id="NOSUCHTICKET")
+    assert resp.status_code == 404, resp.text
+    err = resp.json()["error"]
+    assert err["param"] == "ticket_id" and "NOSUCHTICKET" in err["message"]

@@ -37,6 +37,29 @@ def test_a_comment_appears_in_the_ticket_and_a_replay_sends_nothing_twice(writab
     assert oracle.comment_text(ticket, comment["id"]) == "We shipped the fix today."
 
 
+def test_a_comment_whose_outcome_was_unknown_is_sent_once_by_the_retry(writable_helpdesk):
+    """The helpdesk fails every call: a 5xx (a 504 says the outcome is unknown and to retry with the same
+    key); once it answers again, that retry looks for the comment, finds none, and sends it exactly once."""
+    hd, oracle = writable_helpdesk, writable_helpdesk.oracle
+    ticket = oracle.open_ticket()
+    before = oracle.comment_ids(ticket)
+    body = {"ticket_id": ticket, "body": "Sent through an outage"}
+    hd.sandbox.admin("POST", "config", json={"fault_rate": 1.0, "fault_kinds": ["internal"]})
+    try:
+        lost = hd.send("POST", "comments", key="outage-1", json=body)
+    finally:
+        hd.sandbox.admin("POST", "config", json={"fault_rate": 0.0})
+    assert lost.status_code in (502, 504), lost.text  # a lookup before the write failed, or the write's answer
+    if lost.status_code == 504:
+        err = lost.json()["error"]
+        assert err["type"] == "write_outcome_unknown" and "same Idempotency-Key" in err["message"]
+    retry = hd.send("POST", "comments", key="outage-1", json=body)
+    assert retry.status_code == 201, retry.text
+    again = hd.send("POST", "comments", key="outage-1", json=body)
+    assert again.json()["id"] == retry.json()["id"]
+    assert oracle.comment_ids(ticket) == before + [retry.json()["id"]]
+
+
 def test_a_private_comment_is_an_agents_note_or_a_clear_422(writable_helpdesk):
     hd, oracle = writable_helpdesk, writable_helpdesk.oracle
     ticket = oracle.open_ticket()
@@ -142,6 +165,20 @@ def test_an_uploaded_attachment_is_listed_and_downloads_to_the_same_bytes(writab
     assert "report_q3.pdf" in download.headers["Content-Disposition"]
 
 
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a b/ünïcode \"quoted\".txt"])
+def test_a_file_with_an_odd_name_still_downloads(writable_helpdesk, name):
+    hd, oracle = writable_helpdesk, writable_helpdesk.oracle
+    content = os.urandom(2_000)
+    resp = hd.send("POST", "attachments", files={"file": (name, content, "text/plain")},
+                   data={"ticket_id": oracle.open_ticket()})
+    assert resp.status_code == 201, resp.text
+    download = hd.get(f"attachments/{resp.json()['id']}/download")
+    assert download.status_code == 200, download.text
+    assert download.content == content
+    disposition = download.headers["Content-Disposition"]
+    assert "/" not in disposition.split("filename=")[1].split(";")[0]  # a name, never a path
+
+
 @pytest.mark.parametrize("method,resource", [("POST", "tickets"), ("PATCH", "contacts"), ("POST", "tags")])
 def test_a_write_is_done_or_is_an_unsupported_422_that_says_what_to_do(writable_helpdesk, method, resource):
     hd, oracle = writable_helpdesk, writable_helpdesk.oracle
@@ -172,3 +209,15 @@ def test_a_comment_without_its_required_fields_is_a_400(writable_helpdesk, body,
     writable_helpdesk.sandbox.admin("POST", "stats/reset")
     error(writable_helpdesk.send("POST", "comments", json=body), 400, param)
     assert writable_helpdesk.stats_calls() == 0
+
+
+def test_an_unknown_assignee_changes_nothing(writable_helpdesk):
+    hd, oracle = writable_helpdesk, writable_helpdesk.oracle
+    ticket = oracle.open_ticket()
+    tags_before = oracle.tags_of(ticket)
+    hd.sandbox.admin("POST", "stats/reset")
+    resp = hd.send("PATCH", f"tickets/{ticket}", json={"tags": ["escalated-nowhere"], "assignee_ids": ["nobody"]})
+    err = error(resp, 422, "assignee_ids")
+    assert "nobody" in err["message"]
+    assert oracle.tags_of(ticket) == tags_before  # the tags were not applied either
+    assert hd.ok(f"tickets/{ticket}")["tags"] == [{"id": t, "name": t} for t in tags_before]

@@ -68,6 +68,11 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
             raise ApiError(422, "invalid_credentials", f"{integration.title} did not accept these credentials: "
                            f"{err.remote.get('message') if err.remote else err.message}", param="credentials",
                            remote=err.remote) from None
+        if field and err.remote and err.remote.get("status") == 404 and not err.remote.get("type"):
+            raise ApiError(422, "invalid_credentials", f"{base_url} answered HTTP 404 without a {integration.title} "
+                           f"error: check that credentials.{field} is the server's base URL (no path after it "
+                           "unless the server lives under one)", param=f"credentials.{field}",
+                           remote=err.remote) from None
         raise
     svc = services()
     account = accounts.create(svc.redis, svc.fernet, tenant, integration.name, version, {"type": auth_type, **creds},

@@ -127,7 +127,15 @@ class Engine:
             raise bad_request(f"These filters cannot be sent to {self.integration.title}: {sorted(filters)}",
                               "filters") from None
         upstream_cursor, skip = (state["cursor"], state["skip"]) if state else (None, 0)
-        data = self._call(account, first if upstream_cursor is None else _page_request(pag, first, upstream_cursor))
+        try:
+            data = self._call(account, first if upstream_cursor is None else _page_request(pag, first, upstream_cursor))
+        except ApiError as err:
+            parent = next((s for s in op.filters.values() if s.required), None)
+            if parent and err.remote and err.remote.get("type") in self.integration.errors.not_found_types:
+                # the list belongs to a parent record (comments of a ticket) that does not exist
+                raise ApiError(404, "not_found", f"No {parent.name.removesuffix('_id')} with id "
+                               f"'{filters[parent.name]}' in this integrated account", param=parent.name) from None
+            raise
         items = op.items(data, **bindings) or []
         if not isinstance(items, list):
             items = [items]

@@ -59,7 +59,8 @@ def open_download(upstream: Upstream, account: Account, url, file_name: str | No
             resp.close()
 
     name = file_name or parts.path.rsplit("/", 1)[-1] or "file"
-    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1] or "file"  # a name, never a path
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c != '"' else "_" for c in name)
     return Download(chunks(), resp.headers.get("Content-Type") or content_type or "application/octet-stream",
                     resp.headers.get("Content-Length"),
                     f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}")

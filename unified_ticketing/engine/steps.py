@@ -9,6 +9,7 @@ steps:
     request: {method?, path, query?, body?, files?}   # an upstream write (see calls.py)
     fail: {status, message, param?}        # stop with this error (message is JSONata)
     set: <JSONata>                         # a computed value, for later steps
+    read: true                    # request steps: a lookup (default for GET): retried, never reconciled
     for_each: <JSONata>           # request steps: one call per item ($item); the answers as an array
     on_error:                     # upstream error type -> ignore | {run: <step id>} | {fail: {...}}
       some_error_type: {run: other_step}   # a step named by `run` runs only through its rule
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError
 
-STEP_KEYS = {"id", "when", "request", "fail", "set", "for_each", "on_error", "reconcile"}
+STEP_KEYS = {"id", "when", "request", "read", "fail", "set", "for_each", "on_error", "reconcile"}
 KINDS = ("request", "fail", "set")
 
 
@@ -69,6 +70,7 @@ class Step:
     for_each: Expression | None = None
     on_error: dict[str, ErrorRule] = field(default_factory=dict)
     reconcile: Reconcile | None = None
+    reads: bool = False  # a lookup (a GET, or `read: true`): retried like reads, never reconciled
 
 
 @dataclass(frozen=True)
@@ -163,9 +165,13 @@ def _step(f, node: dict, label: str, default_method: str) -> Step:
         raise MappingError(f"{f.where(node, 'id', label)}: a step has exactly one of {', '.join(KINDS)}")
     kind = kinds[0]
     if kind != "request":
-        for key in ("for_each", "on_error", "reconcile"):
+        for key in ("for_each", "on_error", "reconcile", "read"):
             if key in node:
                 raise MappingError(f"{f.where(node, key, label + '.' + key)}: only request steps take {key}")
+    if node.get("read") not in (None, True, False):
+        raise MappingError(f"{f.where(node, 'read', label + '.read')}: expected true or false")
+    if node.get("read") and "reconcile" in node:
+        raise MappingError(f"{f.where(node, 'reconcile', label + '.reconcile')}: a read step has nothing to reconcile")
     if "for_each" in node and "reconcile" in node:
         raise MappingError(f"{f.where(node, 'reconcile', label + '.reconcile')}: a for_each step cannot reconcile")
     on_error = {}
@@ -184,7 +190,7 @@ def _step(f, node: dict, label: str, default_method: str) -> Step:
         rec = f.section(node, "reconcile", label + ".reconcile", {"request", "result"}, {"request", "result"})
         reconcile = Reconcile(parse_call(f, rec, "request", label + ".reconcile.request", default_method),
                               f.expr(rec, "result", label + ".reconcile.result"))
-    return Step(
+    step = Step(
         id=step_id, kind=kind, when=f.opt_expr(node, "when", label + ".when"),
         request=parse_call(f, node, "request", label + ".request", default_method, files=True)
         if kind == "request" else None,
@@ -193,6 +199,9 @@ def _step(f, node: dict, label: str, default_method: str) -> Step:
         for_each=f.opt_expr(node, "for_each", label + ".for_each"),
         on_error=on_error, reconcile=reconcile,
     )
+    if step.request is not None:
+        step = replace(step, reads=node.get("read", step.request.method == "GET"))
+    return step
 
 
 def _failure(f, node: dict, key: str, label: str) -> Failure:

@@ -81,9 +81,10 @@ class Upstream:
             raise ApiError(400, "invalid_request", f"{self.integration.title} does not accept {auth_type} credentials")
         headers = {name: expr(credentials) for name, expr in style.headers.items()}
         for value in headers.values():
-            if not isinstance(value, str) or not value.isascii():
+            if not isinstance(value, str) or not value.isascii() or not value.isprintable() or value != value.strip():
                 raise ApiError(422, "invalid_credentials", "The credentials hold characters that cannot be sent in an "
-                               "HTTP header; check that the token was copied whole", param="credentials")
+                               "HTTP header (non-ASCII, line breaks, or spaces at either end); check that the token "
+                               "was copied whole and nothing else", param="credentials")
         return headers
 
     def _account(self, account_id: str | None, auth_type: str, credentials: dict) -> tuple[dict, str]:
@@ -259,7 +260,8 @@ class Upstream:
         elif status == 401:
             text = f"{title} rejected the account's credentials ({message}); reconnect the integrated account"
         elif status == 403:
-            text = f"The {title} account may not call {action} ({message}); grant the missing scope and reconnect"
+            text = (f"The {title} account may not call {action} ({message}); grant the account the missing "
+                    "permission (or OAuth scope) and reconnect")
         else:
             text = f"{title} answered {action} with {err_type or 'HTTP ' + str(resp.status_code)}: {message}"
         return ApiError(status, f"upstream_{err_type}" if err_type else "upstream_error", text, remote=remote,

@@ -87,10 +87,18 @@ class _Run:
 
     def failure(self, spec, **extra) -> ApiError:
         message = self.eval(spec.message, **extra)
-        return ApiError(spec.status, FAILURE_TYPES.get(spec.status, "request_failed"), str(message), param=spec.param)
+        if self.done:
+            message = f"{message}. Already applied before this: {', '.join(self.done)}"
+        return ApiError(spec.status, FAILURE_TYPES.get(spec.status, "request_failed"), str(message), param=spec.param,
+                        remote=self._known())
 
     def request(self, step: Step, extra: dict):
         req = step.request
+        if step.reads:  # a lookup: retried like any read, and nothing to reconcile
+            try:
+                return self.call(req, extra, write=False)
+            except ApiError as err:
+                return self.recover(step, extra, err)
         if self.reconcile_first and step.reconcile is not None:
             found = self.reconcile(step, extra)
             if found is not None:
@@ -115,7 +123,7 @@ class _Run:
                 raise self.failure(rule.fail, error=remote, **extra) from None
             self.step(self.op.step(rule.run))
             return None
-        if not outcome_unknown(err):
+        if step.reads or not outcome_unknown(err):
             raise err
         action = step.request.name
         if step.reconcile is not None:
@@ -137,8 +145,14 @@ class _Run:
                        f"{err.message}.{before} {advice}", remote={**remote, **(self._known() or {})}) from None
 
     def reconcile(self, step: Step, extra: dict):
+        """The earlier write of this step, or None when the lookup says it is not there."""
         rec = step.reconcile
-        data = self.call(rec.request, extra, write=False)
+        try:
+            data = self.call(rec.request, extra, write=False)
+        except ApiError as err:
+            if (err.remote or {}).get("type") in self.engine.integration.errors.not_found_types:
+                return None  # the lookup found no such record: the write did not land
+            raise
         return self.eval(rec.result, data, **extra)
 
     def call(self, req: CallSpec, extra: dict, write: bool):
