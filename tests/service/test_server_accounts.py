@@ -182,3 +182,17 @@ def test_contact_fields_rocket_chat_cannot_keep_are_refused(rc_service, rc_fresh
     assert made.status_code == 201, made.text
     assert made.json()["email_addresses"] == [{"email": "ann@example.com", "type": "primary"}]
     assert made.json()["custom_fields"] == {"plan": "pro"}
+
+
+def test_a_revoked_token_shows_on_the_account_until_it_works_again(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-revoked")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    rc_fresh.admin("POST", "reset", json={"seed": 77})  # another workspace state: the token is unknown there
+    try:
+        resp = client.get("/unified/ticketing/teams", integrated_account_id=account)
+        assert resp.status_code == 401 and "reconnect" in resp.json()["error"]["message"]
+        assert client.get(f"/integrated-accounts/{account}").json()["status"] == "credentials_rejected"
+    finally:
+        rc_fresh.admin("POST", "reset", json={"seed": 21})
+    assert client.get("/unified/ticketing/teams", integrated_account_id=account).status_code == 200
+    assert client.get(f"/integrated-accounts/{account}").json()["status"] == "active"

@@ -26,6 +26,7 @@ from .calls import Prepared
 from .loader import Integration
 
 log = logging.getLogger(__name__)
+REJECTED = "credentials_rejected"  # an account status: the helpdesk answered 401 to its last call
 
 
 class TransportError(ApiError):
@@ -87,17 +88,28 @@ class Upstream:
                                "was copied whole and nothing else", param="credentials")
         return headers
 
-    def _account(self, account_id: str | None, auth_type: str, credentials: dict) -> tuple[dict, str]:
-        """(credentials to use, rate-limit scope): stored and fresh for a connected OAuth account."""
+    def _account(self, account_id: str | None, auth_type: str, credentials: dict) -> tuple[dict, str, str | None]:
+        """(credentials to use, rate-limit scope, stored status): stored and fresh for a connected OAuth account."""
         if account_id is None or self.redis is None:
-            return credentials, f"{self.integration.name}:unbound"
+            return credentials, f"{self.integration.name}:unbound", None
         record = accounts.get(self.redis, account_id) or {}
         scope = f"{self.integration.name}:{accounts.public(record)['context'].get('license') or account_id}" \
             if record else f"{self.integration.name}:{account_id}"
         if auth_type == "oauth2" and record:
             credentials = self.keeper.current(account_id, self.refresh_margin, self.refresh_tokens)
             credentials = {k: v for k, v in credentials.items() if k != "type"}
-        return credentials, scope
+        return credentials, scope, record.get("status")
+
+    def _note_credentials(self, account_id: str | None, state: dict, rejected: bool) -> None:
+        """Show on the account whether the helpdesk last rejected its credentials (a revoked token), so
+        `GET /integrated-accounts` tells before the next call does; cleared by the next accepted call."""
+        if account_id is None or self.redis is None or state["status"] not in ("active", REJECTED):
+            return
+        wanted = REJECTED if rejected else "active"
+        if state["status"] != wanted:
+            state["status"] = wanted
+            self.redis.hset(accounts.key(account_id), "status", wanted)
+            log.warning("%s credentials of account %s: %s", self.integration.name, account_id, wanted)
 
     def refresh_tokens(self, credentials: dict) -> dict:
         """The OAuth refresh_token grant at the accounts host."""
@@ -160,9 +172,9 @@ class Upstream:
              idempotent: bool, account_id: str | None, passthrough: bool = False, extra_headers: dict | None = None):
         """(response, decoded body) of `method` on base URL + `path`, after pacing, refresh and retries;
         `passthrough` returns upstream errors as responses instead of raising them (the proxy)."""
-        credentials, scope = self._account(account_id, auth_type, credentials)
+        credentials, scope, status = self._account(account_id, auth_type, credentials)
         policy = self.integration.retry
-        state = {"credentials": credentials, "refreshed": False, "extra_headers": extra_headers or {},
+        state = {"credentials": credentials, "refreshed": False, "extra_headers": extra_headers or {}, "status": status,
                  "metric": "proxy" if passthrough else action}  # a proxy path is the caller's text: not a label
         retrying = Retrying(
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
@@ -191,6 +203,7 @@ class Upstream:
             observability.upstream_call(self.integration.name, state["metric"],
                                         err and ((err.remote or {}).get("type") or err.type), started)
             if err is None:
+                self._note_credentials(account_id, state, rejected=False)
                 return resp, data
             err_type = (err.remote or {}).get("type")
             if (err_type in errors.reauth_types and auth_type == "oauth2" and account_id and self.keeper
@@ -199,6 +212,8 @@ class Upstream:
                 fresh = self.keeper.refresh(account_id, state["credentials"], self.refresh_tokens)
                 state["credentials"] = {k: v for k, v in fresh.items() if k != "type"}
                 continue
+            if err.status == 401:
+                self._note_credentials(account_id, state, rejected=True)
             if err.status == 429 and self.limiter is not None:
                 self.limiter.cool_down(scope, float(err.headers["Retry-After"]))
             if passthrough and not self._retryable(err, idempotent=False):
