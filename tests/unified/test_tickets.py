@@ -1,5 +1,7 @@
 """Tickets through the unified API, the same tests for every helpdesk: every ticket once, newest first,
 one upstream call per page, cursors both ways, filters that return exactly what they say."""
+import json
+
 import pytest
 
 
@@ -99,3 +101,15 @@ def test_include_remote_data_false_and_raw_format(helpdesk):
     assert [r[helpdesk.oracle.raw_id_key] for r in raw] == [t["id"] for t in lean]
     full = helpdesk.ok("tickets", limit=3)["result"]
     assert raw == [t["remote_data"] for t in full]  # the helpdesk's own records, unmapped
+
+
+def test_export_streams_every_ticket_with_its_comments_like_the_read_api(helpdesk):
+    resp = helpdesk.client.request("GET", "/unified/ticketing/export", stream=True,
+                                   params={"integrated_account_id": helpdesk.account_id})
+    assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("application/x-ndjson")
+    exported = [json.loads(line) for line in resp.iter_lines() if line]
+    assert [t["id"] for t in exported] == helpdesk.oracle.ticket_ids()
+    busy = helpdesk.oracle.busy_ticket()
+    record = next(t for t in exported if t["id"] == busy)
+    listed = helpdesk.all("comments", ticket_id=busy, limit=100, include_remote_data="false")
+    assert record["comments"] == listed
