@@ -59,7 +59,10 @@ def create_link_token():
 
     tenant = require_tenant()
     body = load_body(LinkTokenCreate())
-    engine_for(body["integration"])
+    integration = engine_for(body["integration"]).integration
+    if integration.oauth is None:
+        raise bad_request(f"{integration.title} does not connect through OAuth, so a link has nothing to open; "
+                          "connect its accounts with POST /integrated-accounts and their credentials", "integration")
     expires = int(time.time()) + body.get("expires_in", LINK_TTL)
     token = _sign_link({"t": tenant, "i": body["integration"], "exp": expires})
     url = f"{current_app.config['PUBLIC_URL']}/connect/{body['integration']}?" + urlencode({"link_token": token})
@@ -79,7 +82,8 @@ def start(integration: str):
     engine = engine_for(integration)
     oauth = engine.integration.oauth
     if oauth is None:
-        raise bad_request(f"{engine.integration.title} does not connect through OAuth", "integration")
+        raise bad_request(f"{engine.integration.title} does not connect through OAuth; connect its accounts with "
+                          "POST /integrated-accounts and their credentials", "integration")
     if not engine.upstream.client_id:
         raise ApiError(503, "oauth_not_configured", f"Set {oauth.client_id_env} and {oauth.client_secret_env} to "
                        f"connect {engine.integration.title} accounts through OAuth")
