@@ -70,3 +70,11 @@ def test_meta_names_the_mapping_file_of_each_integration(helpdesk):
                                api_version="99").status_code == 400
     missing = helpdesk.client.get("/unified/ticketing/tickets/meta/list")
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "integration"
+
+
+def test_the_email_filter_finds_exactly_that_user(helpdesk):
+    users = helpdesk.all("users", limit=100, include_remote_data="false")
+    target = users[len(users) // 2]
+    for asked in (target["email"], target["email"].upper()):
+        assert [u["id"] for u in helpdesk.all("users", email=asked)] == [target["id"]]
+    assert helpdesk.all("users", email="nobody@nowhere.example") == []
