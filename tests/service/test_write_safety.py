@@ -2,10 +2,7 @@
 upstream write for parallel repeats), writes whose answer was lost, and honest upstream errors."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-import requests
 
 from tests.conftest import lc_call, new_tenant, running_service, service_overrides
 
@@ -96,26 +93,6 @@ def test_an_idempotency_key_must_be_printable(writer, counted):
 
 
 # --- idempotency ---------------------------------------------------------------------------------
-def test_ten_parallel_repeats_of_a_post_make_one_upstream_write(writer, sb, writable_service):
-    client, account = writer
-    ticket = open_chat(sb)
-    body = {"ticket_id": ticket, "body": "Only once, please"}
-
-    def one(_):
-        session = requests.Session()  # its own connection, so the ten really run at once
-        return session.post(f"{writable_service}/unified/ticketing/comments", params={"integrated_account_id": account},
-                            json=body, headers={"Authorization": f"Bearer {client.api_key}",
-                                                "Idempotency-Key": "parallel-1"}, timeout=60)
-
-    with ThreadPoolExecutor(10) as pool:
-        answers = list(pool.map(one, range(10)))
-    assert [r.status_code for r in answers] == [201] * 10
-    assert len({r.text for r in answers}) == 1
-    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in answers) == [""] + ["true"] * 9
-    assert send_events(sb) == 1
-    assert len(events_with(sb, ticket, "parallel-1")) == 1
-
-
 def test_a_repeat_answers_the_stored_response_without_calling_the_upstream(writer, sb):
     client, account = writer
     ticket = open_chat(sb)

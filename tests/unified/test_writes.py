@@ -2,8 +2,10 @@
 each test): each change shows through the read API and in the helpdesk itself (the oracle). What a
 helpdesk cannot do (reopen, private notes, some writes) is a per-helpdesk expectation, not a copy."""
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 
 def error(resp, status: int, param: str | None = None) -> dict:
@@ -221,3 +223,24 @@ def test_an_unknown_assignee_changes_nothing(writable_helpdesk):
     assert "nobody" in err["message"]
     assert oracle.tags_of(ticket) == tags_before  # the tags were not applied either
     assert hd.ok(f"tickets/{ticket}")["tags"] == [{"id": t, "name": t} for t in tags_before]
+
+
+def test_ten_parallel_repeats_of_a_post_make_one_upstream_write(writable_helpdesk):
+    hd, oracle = writable_helpdesk, writable_helpdesk.oracle
+    ticket = oracle.open_ticket()
+    before = oracle.comment_ids(ticket)
+
+    def one(_):
+        session = requests.Session()  # its own connection, so the ten really run at once
+        return session.post(f"{hd.client.base_url}/unified/ticketing/comments",
+                            params={"integrated_account_id": hd.account_id},
+                            json={"ticket_id": ticket, "body": "Only once, please"},
+                            headers={"Authorization": f"Bearer {hd.client.api_key}", "Idempotency-Key": "parallel-1"},
+                            timeout=60)
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(one, range(10)))
+    assert [r.status_code for r in answers] == [201] * 10
+    assert len({r.text for r in answers}) == 1
+    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in answers) == [""] + ["true"] * 9
+    assert oracle.comment_ids(ticket) == before + [answers[0].json()["id"]]
