@@ -1,5 +1,8 @@
 """Accounts on a helpdesk's own server (Rocket.Chat): credentials checked against the integration
 file's auth fields, server URLs validated, and Rocket.Chat's errors, 429s and faults answered honestly."""
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from tests.conftest import ServiceClient, new_tenant, running_service, traverse
@@ -45,6 +48,8 @@ def connect(client: ServiceClient, credentials: dict):
 
 @pytest.mark.parametrize("changes,param", [
     ({"auth_token": None}, "credentials.auth_token"),
+    ({"server_url": "http://127.0.0.1:9\\@chat.example.com"}, "credentials.server_url"),  # urllib3 reads another host
+    ({"server_url": "https://user:secret@chat.example.com"}, "credentials.server_url"),
     ({"account_id": "x"}, "credentials.account_id"),  # a LiveChat field: not Rocket.Chat's
     ({"server_url": "ftp://chat.example.com"}, "credentials.server_url"),
     ({"server_url": "chat.example.com"}, "credentials.server_url"),
@@ -198,3 +203,70 @@ def test_a_revoked_token_shows_on_the_account_until_it_works_again(rc_service, r
         rc_fresh.admin("POST", "reset", json={"seed": 21})
     assert client.get("/unified/ticketing/teams", integrated_account_id=account).status_code == 200
     assert client.get(f"/integrated-accounts/{account}").json()["status"] == "active"
+
+
+class FakeServer:
+    """A server that answers every request with `status`, `headers` and a JSON body; counts requests."""
+
+    def __init__(self, status: int, headers: dict, body: bytes = b'{"success": false, "error": "x"}'):
+        self.hits = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                fake.hits += 1
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_redirects_are_never_followed(rc_service, rc_fresh):
+    inside = FakeServer(200, {}, b'{"rooms": [], "count": 0, "offset": 0, "total": 0, "success": true}')
+    bouncer = FakeServer(302, {"Location": inside.url + "/latest/meta-data/"})
+    try:
+        client = new_tenant(rc_service, "rc-redirect")
+        resp = connect(client, rc_credentials(rc_fresh, server_url=bouncer.url))
+        assert resp.status_code == 502 and "not followed" in resp.json()["error"]["message"]
+        assert inside.hits == 0 and bouncer.hits >= 1
+    finally:
+        inside.close()
+        bouncer.close()
+
+
+def test_a_servers_absurd_rate_limit_reset_is_capped_and_stays_its_own(rc_service, rc_fresh):
+    throttler = FakeServer(429, {"X-RateLimit-Reset": "9999999999999"},
+                           b'{"success": false, "error": "slow down", "errorType": "error-too-many-requests"}')
+    try:
+        client = new_tenant(rc_service, "rc-throttled")
+        resp = connect(client, rc_credentials(rc_fresh, server_url=throttler.url))
+        assert resp.status_code == 429 and int(resp.headers["Retry-After"]) <= 300
+        # another server is not held back by that one's cooldown
+        assert connect(client, rc_credentials(rc_fresh)).status_code == 201
+    finally:
+        throttler.close()
+
+
+def test_the_proxy_refuses_dot_segments(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-dots")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    rc_fresh.admin("POST", "stats/reset")
+    for path in ("api/v1/livechat/%2e%2e/users.getPersonalAccessTokens", "api/v1/livechat/%2e/rooms"):
+        resp = client.get(f"/proxy/rocketchat/{path}", integrated_account_id=account)
+        assert resp.status_code == 403 and resp.json()["error"]["param"] == "path", path
+    assert client.get("/unified/ticketing/teams/%2e%2e", integrated_account_id=account).status_code == 404
+    assert rc_fresh.admin("GET", "stats")["total_calls"] == 0

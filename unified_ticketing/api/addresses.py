@@ -20,5 +20,5 @@ def check_public(url: str, param: str, purpose: str) -> None:
         raise bad_request(f"{param}: cannot resolve {parts.hostname}", param) from None
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
+        if not ip.is_global or ip.is_multicast:  # private, loopback, link-local, shared (100.64/10), reserved
             raise bad_request(f"{param} resolves to a private address ({address}); {purpose}", param)

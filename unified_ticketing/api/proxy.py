@@ -25,6 +25,9 @@ def forward(integration: str, path: str):
     tenant = require_tenant()
     engine = engine_for(integration)
     allowed = engine.integration.proxy.post if request.method == "POST" else engine.integration.proxy.get
+    if any(segment in ("", ".", "..") for segment in path.split("/")):
+        raise ApiError(403, "path_not_allowed", f"The proxy does not forward /{path}: no empty, '.' or '..' "
+                       "segments (they would lead outside the allowed paths)", param="path")
     if not any(re.fullmatch(pattern, path) for pattern in allowed):
         raise ApiError(403, "path_not_allowed", f"The proxy does not forward {request.method} /{path} to "
                        f"{engine.integration.title}; allowed: {', '.join(allowed) or 'nothing'}", param="path")

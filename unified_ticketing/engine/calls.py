@@ -54,8 +54,8 @@ class CallSpec:
                 parts.append(part)
                 continue
             value = part(data, **bindings)
-            if value is None or isinstance(value, dict | list) or value == "":
-                raise ExpressionFailed(f"{part.where}: no value for a path part")
+            if value is None or isinstance(value, dict | list) or value in ("", ".", ".."):
+                raise ExpressionFailed(f"{part.where}: no usable value for a path part ({value!r})")
             parts.append(quote(_text(value), safe=""))
         query = self.query(data, **bindings) if self.query is not None else None
         if query is not None and not isinstance(query, dict):

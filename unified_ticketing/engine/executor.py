@@ -131,7 +131,7 @@ class Engine:
             data = self._call(account, first if upstream_cursor is None else _page_request(pag, first, upstream_cursor))
         except ApiError as err:
             parent = next((s for s in op.filters.values() if s.required), None)
-            if parent and err.remote and err.remote.get("type") in self.integration.errors.not_found_types:
+            if parent and upstream_cursor is None and err.status == 404 and err.remote:
                 # the list belongs to a parent record (comments of a ticket) that does not exist
                 raise ApiError(404, "not_found", f"No {parent.name.removesuffix('_id')} with id "
                                f"'{filters[parent.name]}' in this integrated account", param=parent.name) from None

@@ -37,13 +37,18 @@ def open_download(upstream: Upstream, account: Account, url, file_name: str | No
     headers = upstream.headers(account.auth_type, account.credentials) if same_origin else {}
     try:
         resp = upstream.session.get(url, stream=True, timeout=upstream.timeout, verify=upstream.verify,
-                                    headers=headers)
+                                    headers=headers, allow_redirects=False)
     except requests.Timeout:
         raise ApiError(504, "upstream_timeout", f"{title}'s file host did not answer in {upstream.timeout:g} s; "
                        "retry later") from None
     except requests.ConnectionError:
         raise ApiError(502, "upstream_unreachable", f"{title}'s file host at {parts.netloc} could not be "
                        "reached") from None
+    if 300 <= resp.status_code < 400:  # never followed: the target could be anywhere, our network included
+        resp.close()
+        raise ApiError(502, "upstream_error", f"{title}'s file host redirected the download to "
+                       f"{resp.headers.get('Location')!r}; redirects are not followed",
+                       remote={"status": resp.status_code})
     if resp.status_code >= 400:
         resp.close()
         if resp.status_code in (403, 404, 410):

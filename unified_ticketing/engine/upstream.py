@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
@@ -26,6 +26,7 @@ from .calls import Prepared
 from .loader import Integration
 
 log = logging.getLogger(__name__)
+MAX_WAIT = 300.0  # seconds: the longest cooldown an upstream's rate-limit answer can impose
 REJECTED = "credentials_rejected"  # an account status: the helpdesk answered 401 to its last call
 
 
@@ -68,13 +69,13 @@ class Upstream:
             return self.base_url
         field = self.integration.base_url.credential
         url = credentials.get(field)
-        parts = urlsplit(url) if isinstance(url, str) else None
+        parts = urlsplit(url) if isinstance(url, str) and url.isascii() and url.isprintable() else None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
-                or parts.fragment:
+                or parts.fragment or any(c in url for c in "\\@ ") or _port(parts) is False:
             raise ApiError(400, "invalid_credentials", f"credentials.{field} must be the http(s) URL of the "
-                           f"{self.integration.title} server, such as https://chat.example.com; got {url!r}",
-                           param=f"credentials.{field}")
-        return url.rstrip("/")
+                           f"{self.integration.title} server, such as https://chat.example.com (no user, query or "
+                           f"fragment); got {url!r}", param=f"credentials.{field}")
+        return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
     def headers(self, auth_type: str, credentials: dict) -> dict:
         style = self.integration.auth.get(auth_type)
@@ -90,8 +91,8 @@ class Upstream:
 
     def _account(self, account_id: str | None, auth_type: str, credentials: dict) -> tuple[dict, str, str | None]:
         """(credentials to use, rate-limit scope, stored status): stored and fresh for a connected OAuth account."""
-        if account_id is None or self.redis is None:
-            return credentials, f"{self.integration.name}:unbound", None
+        if account_id is None or self.redis is None:  # connecting: scoped to the server being checked
+            return credentials, f"{self.integration.name}:unbound:{self.base_url_for(credentials)}", None
         record = accounts.get(self.redis, account_id) or {}
         scope = f"{self.integration.name}:{accounts.public(record)['context'].get('license') or account_id}" \
             if record else f"{self.integration.name}:{account_id}"
@@ -108,7 +109,7 @@ class Upstream:
         wanted = REJECTED if rejected else "active"
         if state["status"] != wanted:
             state["status"] = wanted
-            self.redis.hset(accounts.key(account_id), "status", wanted)
+            accounts.set_status(self.redis, account_id, wanted)
             log.warning("%s credentials of account %s: %s", self.integration.name, account_id, wanted)
 
     def refresh_tokens(self, credentials: dict) -> dict:
@@ -231,7 +232,7 @@ class Upstream:
         if observability.request_id():  # for correlation in the upstream's (and any proxy's) logs
             headers[observability.REQUEST_ID_HEADER] = observability.request_id()
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, verify=self.verify,
+            resp = self.session.request(method, url, timeout=self.timeout, verify=self.verify, allow_redirects=False,
                                         headers=headers, **payload)
         except requests.ConnectTimeout:
             raise TransportError(504, "upstream_timeout", f"{title} did not accept a connection in "
@@ -253,8 +254,12 @@ class Upstream:
     def _error(self, action: str, resp, data) -> ApiError | None:
         policy, title = self.integration.errors, self.integration.title
         detected = isinstance(data, dict) and policy.detect(data, status=resp.status_code)
-        if resp.status_code < 400 and data is not None and not detected:
+        if resp.status_code < 300 and data is not None and not detected:
             return None
+        if 300 <= resp.status_code < 400:  # redirects are not followed (they could lead anywhere)
+            return ApiError(502, "upstream_redirect", f"{title} answered {action} with a redirect (HTTP "
+                            f"{resp.status_code}) to {resp.headers.get('Location')!r}, which is not followed; check "
+                            "the server URL", remote={"status": resp.status_code})
         if data is None:
             return ApiError(502, "upstream_error", f"{title} answered {action} with HTTP {resp.status_code} and a "
                             "body that is not JSON", remote={"status": resp.status_code})
@@ -300,14 +305,25 @@ def _refused(exc: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError | ConnectionRefusedError)
 
 
+def _port(parts) -> int | None | bool:
+    """The URL's port, None without one, False when it is not a valid port."""
+    try:
+        return parts.port
+    except ValueError:
+        return False
+
+
 def _wait(value, unit: str) -> float | None:
-    """Seconds to wait, from a header holding seconds or the epoch moment (s or ms) the quota resets."""
+    """Seconds to wait, from a header holding seconds or the epoch moment (s or ms) the quota resets;
+    at most MAX_WAIT (the header is the upstream's word, and the cooldown it sets is shared)."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
+    if not math.isfinite(number):
+        return None
     if unit == "epoch_ms":
-        return max(0.0, number / 1000 - time.time())
-    if unit == "epoch_seconds":
-        return max(0.0, number - time.time())
-    return number
+        number = number / 1000 - time.time()
+    elif unit == "epoch_seconds":
+        number = number - time.time()
+    return min(MAX_WAIT, max(0.0, number))

@@ -150,8 +150,8 @@ class _Run:
         try:
             data = self.call(rec.request, extra, write=False)
         except ApiError as err:
-            if (err.remote or {}).get("type") in self.engine.integration.errors.not_found_types:
-                return None  # the lookup found no such record: the write did not land
+            if err.status == 404 and err.remote:  # the helpdesk says there is no such record: it did not land
+                return None
             raise
         return self.eval(rec.result, data, **extra)
 

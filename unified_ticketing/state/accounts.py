@@ -56,3 +56,14 @@ def public(record: dict) -> dict:
         "auth_type": record["auth_type"], "status": record["status"], "created_at": record["created_at"],
         "context": json.loads(record.get("info") or "{}"),
     }
+
+
+_SET_STATUS = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], 'status', ARGV[1]) end
+return -1
+"""
+
+
+def set_status(r, account_id: str, status: str) -> None:
+    """Set an account's status, unless the account was deleted meanwhile (never recreate a husk)."""
+    r.eval(_SET_STATUS, 1, key(account_id), status)
