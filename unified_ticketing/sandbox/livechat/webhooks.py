@@ -11,14 +11,13 @@ deliveries still queued or being retried.
 from __future__ import annotations
 
 import copy
-import heapq
-import itertools
 import logging
 import threading
-import time
 from contextlib import contextmanager
 
 import requests
+
+from ..deliveries import DeliveryQueue
 
 log = logging.getLogger("livechat-sandbox.webhooks")
 ACTIONS = ("incoming_chat", "incoming_event", "chat_deactivated", "thread_tagged", "thread_untagged",
@@ -28,23 +27,16 @@ ACTIONS = ("incoming_chat", "incoming_event", "chat_deactivated", "thread_tagged
 class Dispatcher:
     def __init__(self, sandbox):
         self.sandbox = sandbox
-        self.cond = threading.Condition()
-        self.queue: list = []
-        self.seq = itertools.count()
-        self.thread: threading.Thread | None = None
-        self.stopping = False
+        self.deliveries = DeliveryQueue(self._deliver, "webhook-dispatcher")
         self.session = requests.Session()
         self.local = threading.local()
-        self.generation = 0
         self.reset()
 
     def reset(self) -> None:
         """Forget webhooks and queued deliveries; a delivery in flight neither retries nor counts."""
         self.webhooks: dict[str, dict] = {}
         self.enabled: set[str] = set()
-        with self.cond:
-            self.generation += 1
-            self.queue.clear()
+        self.deliveries.reset()
 
     # --- producing ----------------------------------------------------------------------------
     @contextmanager
@@ -86,7 +78,7 @@ class Dispatcher:
                     "organization_id": store.organization_id, "payload": payload,
                     "additional_data": self._additional_data(hook, payload),
                 }
-                self._schedule(time.monotonic(), hook["url"], envelope, attempt=0)
+                self.deliveries.schedule(0, (hook["url"], envelope))
 
     def _additional_data(self, hook: dict, payload: dict) -> dict:
         """What the webhook asked for with `additional_data` at registration, for the chat concerned."""
@@ -103,43 +95,22 @@ class Dispatcher:
             out["chat_presence_user_ids"] = [u["id"] for u in store.chat_users(chat) if u["present"]]
         return out
 
-    def _schedule(self, due: float, url: str, envelope: dict, attempt: int, generation: int | None = None) -> None:
-        with self.cond:
-            if generation is not None and generation != self.generation:
-                return
-            heapq.heappush(self.queue, (due, next(self.seq), url, envelope, attempt, self.generation))
-            self.cond.notify()
-
     # --- delivering ---------------------------------------------------------------------------
     def start(self) -> None:
-        if self.thread is None:
-            self.stopping = False
-            self.thread = threading.Thread(target=self._run, name="webhook-dispatcher", daemon=True)
-            self.thread.start()
+        self.deliveries.start()
 
     def stop(self) -> None:
-        with self.cond:
-            self.stopping = True
-            self.cond.notify()
+        self.deliveries.stop()
 
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                while not self.stopping and (not self.queue or self.queue[0][0] > time.monotonic()):
-                    self.cond.wait(timeout=(self.queue[0][0] - time.monotonic()) if self.queue else None)
-                if self.stopping:
-                    return
-                _, _, url, envelope, attempt, generation = heapq.heappop(self.queue)
-            self._deliver(url, envelope, attempt, generation)
-
-    def _deliver(self, url: str, envelope: dict, attempt: int, generation: int) -> None:
+    def _deliver(self, item: tuple[str, dict], attempt: int, generation: int) -> None:
+        url, envelope = item
         knobs, stats = self.sandbox.knobs, self.sandbox.stats
         try:
             ok = self.session.post(url, json=envelope, timeout=knobs.webhook_timeout).status_code == 200
         except requests.RequestException as exc:
             log.info("webhook %s to %s failed: %s", envelope["action"], url, exc)
             ok = False
-        if generation != self.generation:  # the sandbox was reset meanwhile
+        if not self.deliveries.current(generation):  # the sandbox was reset meanwhile
             return
         if ok:
             stats.bump("webhook_deliveries", "delivered")
@@ -147,6 +118,6 @@ class Dispatcher:
         stats.bump("webhook_deliveries", "failed_attempt")
         delays = knobs.webhook_retry_delays
         if attempt < len(delays):
-            self._schedule(time.monotonic() + delays[attempt], url, envelope, attempt + 1, generation)
+            self.deliveries.schedule(delays[attempt], item, attempt + 1, generation)
         else:
             stats.bump("webhook_deliveries", "dropped")

@@ -54,15 +54,12 @@ counts. Stats: `webhooks: {queued, attempts, sent, failed, dropped}` (`failed` c
 from __future__ import annotations
 
 import copy
-import heapq
-import itertools
 import json
 import logging
-import threading
-import time
 
 import requests
 
+from ..deliveries import DeliveryQueue
 from .seed import file_url
 from .settings import SECRET_TOKEN, WEBHOOK_URL
 
@@ -87,19 +84,12 @@ def _defined(d: dict) -> dict:
 class Dispatcher:
     def __init__(self, sandbox):
         self.sandbox = sandbox
-        self.cond = threading.Condition()
-        self.queue: list = []
-        self.seq = itertools.count()
-        self.thread: threading.Thread | None = None
-        self.stopping = False
-        self.generation = 0
+        self.deliveries = DeliveryQueue(self._deliver, "rocketchat-webhooks")
         self.session = requests.Session()
 
     def reset(self) -> None:
         """Drop queued deliveries and retries; a delivery in flight neither retries nor counts."""
-        with self.cond:
-            self.generation += 1
-            self.queue.clear()
+        self.deliveries.reset()
 
     # --- events (called by handlers, under the store lock) ------------------------------------------
     def room_event(self, kind: str, room: dict, extra: dict | None = None, unserved: bool = False) -> None:
@@ -127,7 +117,7 @@ class Dispatcher:
         if payload is None:
             return
         self.sandbox.stats.bump("webhooks", "queued")
-        self._schedule(time.monotonic(), json.dumps(payload).encode(), room["_id"])
+        self.deliveries.schedule(0, (json.dumps(payload).encode(), room["_id"]))
 
     def payload(self, kind: str, room: dict, messages: list) -> dict | None:
         """sendToCRM's body for `room`; None when the room's visitor is gone (Rocket.Chat throws)."""
@@ -192,39 +182,14 @@ class Dispatcher:
         return _defined(msg)
 
     # --- delivering -----------------------------------------------------------------------------------
-    def _schedule(self, due: float, body: bytes, rid: str) -> None:
-        with self.cond:
-            heapq.heappush(self.queue, (due, next(self.seq), body, rid, 0, self.generation))
-            self.cond.notify()
-        self.start()
-
     def start(self) -> None:
-        with self.cond:
-            if self.thread is None:
-                self.stopping = False
-                self.thread = threading.Thread(target=self._run, name="rocketchat-webhooks", daemon=True)
-                self.thread.start()
+        self.deliveries.start()
 
     def stop(self) -> None:
-        with self.cond:
-            self.stopping = True
-            self.cond.notify()
+        self.deliveries.stop()
 
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                while not self.stopping and (not self.queue or self.queue[0][0] > time.monotonic()):
-                    self.cond.wait(timeout=(self.queue[0][0] - time.monotonic()) if self.queue else None)
-                if self.stopping:
-                    self.thread = None
-                    return
-                _, _, body, rid, attempt, generation = heapq.heappop(self.queue)
-            try:
-                self._deliver(body, rid, attempt, generation)
-            except Exception:  # never let one delivery stop the thread
-                log.exception("webhook delivery crashed")
-
-    def _deliver(self, body: bytes, rid: str, attempt: int, generation: int) -> None:
+    def _deliver(self, item: tuple[bytes, str], attempt: int, generation: int) -> None:
+        body, rid = item
         sandbox = self.sandbox
         knobs, stats, settings = sandbox.knobs, sandbox.stats, sandbox.settings
         url, secret = settings.get(WEBHOOK_URL), settings.get(SECRET_TOKEN)
@@ -241,8 +206,8 @@ class Dispatcher:
         except requests.RequestException as exc:
             log.info("webhook to %s failed: %s", url, exc)
         # store lock, then the queue's (the order API calls take them in): a reset in between is seen whole
-        with sandbox.store.lock, self.cond:
-            if generation != self.generation:  # the sandbox was reset meanwhile
+        with sandbox.store.lock, self.deliveries.cond:  # a reentrant lock: schedule() below takes it again
+            if not self.deliveries.current(generation):  # the sandbox was reset meanwhile
                 return
             stats.bump("webhooks", "attempts")
             if answer is not None:
@@ -254,8 +219,6 @@ class Dispatcher:
             stats.bump("webhooks", "failed")
             delays = knobs.webhook_retry_delays
             if attempt < len(delays):
-                heapq.heappush(self.queue, (time.monotonic() + delays[attempt], next(self.seq), body, rid,
-                                            attempt + 1, generation))
-                self.cond.notify()
+                self.deliveries.schedule(delays[attempt], item, attempt + 1, generation)
             else:
                 stats.bump("webhooks", "dropped")
