@@ -153,6 +153,16 @@ def account_id(tenant, sandbox):
     return connect_pat(tenant, sandbox)
 
 
+def error(resp, status: int, param: str | None = None) -> dict:
+    """The unified error of `resp`, after checking its status, shape and (when given) its param."""
+    assert resp.status_code == status, resp.text
+    err = resp.json()["error"]
+    assert err["status"] == status and err["type"] and err["message"]
+    if param:
+        assert err.get("param") == param, err
+    return err
+
+
 def traverse(client: ServiceClient, resource: str, **params) -> list[list[dict]]:
     """Every page of a unified list, following next_cursor to the end."""
     pages, cursor = [], None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import lc_call, new_tenant, running_service, service_overrides
+from tests.conftest import error, lc_call, new_tenant, running_service, service_overrides
 
 
 @pytest.fixture
@@ -37,15 +37,6 @@ def post(client, account: str, path: str, key: str | None = None, **kwargs):
 
 def send_events(sb) -> int:
     return sb.admin("GET", "stats")["calls"].get("send_event", 0)
-
-
-def error(resp, status: int, param: str | None = None) -> dict:
-    assert resp.status_code == status, resp.text
-    err = resp.json()["error"]
-    assert err["status"] == status and err["type"] and err["message"]
-    if param:
-        assert err.get("param") == param, err
-    return err
 
 
 # --- validation ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.conftest import connect_pat, lc_call, sandbox_all
+from tests.conftest import connect_pat, error, lc_call, sandbox_all
 
 AGENT = "li.wei@helpdesk.example"
 
@@ -60,15 +60,6 @@ def threads(sb, chat_id: str) -> list[dict]:
 
 def calls(sb) -> dict:
     return sb.admin("GET", "stats")["calls"]
-
-
-def error(resp, status: int, param: str | None = None) -> dict:
-    assert resp.status_code == status, resp.text
-    err = resp.json()["error"]
-    assert err["status"] == status and err["message"]
-    if param:
-        assert err.get("param") == param, err
-    return err
 
 
 # --- comments ----------------------------------------------------------------------------------

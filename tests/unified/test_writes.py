@@ -7,14 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-
-def error(resp, status: int, param: str | None = None) -> dict:
-    assert resp.status_code == status, resp.text
-    err = resp.json()["error"]
-    assert err["status"] == status and err["message"]
-    if param:
-        assert err.get("param") == param, err
-    return err
+from tests.conftest import error
 
 
 def test_a_comment_appears_in_the_ticket_and_a_replay_sends_nothing_twice(writable_helpdesk):

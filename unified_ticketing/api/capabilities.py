@@ -18,15 +18,12 @@ def _filters(op) -> list[dict]:
             for f in getattr(op, "filters", {}).values()]
 
 
-def _methods(integration, resource: str, version: str) -> list[str]:
-    return [m for (r, m, v), op in integration.operations.items() if r == resource and v == version
-            and not getattr(op, "unsupported", None)]
-
-
-def _unsupported(integration, resource: str, version: str) -> dict[str, str]:
-    """Methods the mapping declares the helpdesk cannot do, with the reason (the 422's message)."""
-    return {m: op.unsupported for (r, m, v), op in integration.operations.items() if r == resource and v == version
-            and getattr(op, "unsupported", None)}
+def _resource(integration, resource: str, version: str) -> dict:
+    """Supported methods, unsupported ones with the reason (the 422's message), and the list filters."""
+    ops = {m: op for (r, m, v), op in integration.operations.items() if r == resource and v == version}
+    unsupported = {m: op.unsupported for m, op in ops.items() if getattr(op, "unsupported", None)}
+    return {"methods": [m for m in ops if m not in unsupported], "unsupported": unsupported,
+            "filters": _filters(ops.get("list"))}
 
 
 @bp.get("/integrations/<name>/capabilities")
@@ -35,11 +32,8 @@ def capabilities(name: str):
     integration = engine_for(name).integration
     versions = {}
     for version in integration.versions:
-        versions[version] = {
-            resource: {"methods": _methods(integration, resource, version),
-                       "unsupported": _unsupported(integration, resource, version),
-                       "filters": _filters(integration.operation(resource, "list", version))}
-            for resource in RESOURCES if _methods(integration, resource, version)}
+        entries = {resource: _resource(integration, resource, version) for resource in RESOURCES}
+        versions[version] = {resource: entry for resource, entry in entries.items() if entry["methods"]}
     return {"integration": integration.name, "title": integration.title,
             "default_api_version": integration.default_version, "api_versions": versions,
             "auth": {kind: {"fields": list(style.fields), "optional": list(style.optional)}
@@ -67,7 +61,7 @@ def meta(resource: str, method: str):
     op = integration.operation(resource, method, version)
     if op is None:
         raise not_found(f"{integration.title} (v{version}) has no {method} for {resource}; it has "
-                        f"{', '.join(_methods(integration, resource, version)) or 'none'}")
+                        f"{', '.join(_resource(integration, resource, version)['methods']) or 'none'}")
     schema = MODELS[resource]
     fields = [{"name": n, "type": type(f).__name__.lower(), "required": f.required, "nullable": f.allow_none}
               for n, f in schema.fields.items()]
