@@ -114,6 +114,7 @@ ADMIN_TOKEN = "test-admin-token"
 def service_overrides(sandbox, redis_url: str, **extra) -> dict:
     creds = sandbox.admin("GET", "credentials")
     env = {"LIVECHAT_API_URL": sandbox.base_url, "LIVECHAT_ACCOUNTS_URL": sandbox.base_url,
+           "LIVECHAT_FILE_ORIGINS": sandbox.base_url,
            "LIVECHAT_CLIENT_ID": creds["client_id"], "LIVECHAT_CLIENT_SECRET": creds["client_secret"]}
     return {"REDIS_URL": redis_url, "SECRET_KEY": "test-secret", "ADMIN_TOKEN": ADMIN_TOKEN, "UPSTREAM_ENV": env,
             "UPSTREAM_VERIFY_TLS": False, **extra}

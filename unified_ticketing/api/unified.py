@@ -1,7 +1,7 @@
 """The Unified Ticketing API: `/unified/ticketing/<resource>[/<id>]`: reads, writes, downloads."""
 import secrets
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -13,6 +13,7 @@ from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import first_error
 from ..schemas.writes import BODIES, file_fields
 from ..state import accounts, idempotency
+from .addresses import check_public_file
 from .common import load_body, require_tenant, services
 from .integrated_accounts import owned_account
 
@@ -158,8 +159,9 @@ def _too_large(title: str, limit: int | None, size: int, what: str) -> ApiError:
 def download_attachment(record_id: str):
     engine, account, _ = _context("attachments")
     record = engine.get(account, "attachments", record_id, Options(include_remote_data=False))
+    check = None if current_app.config["ALLOW_PRIVATE_UPSTREAMS"] else check_public_file
     found = files.open_download(engine.upstream, account, record.get("file_url"), record.get("file_name"),
-                                record.get("content_type"))
+                                record.get("content_type"), check)
     headers = {"Content-Disposition": found.disposition}
     if found.content_length:
         headers["Content-Length"] = found.content_length

@@ -1,11 +1,13 @@
 """Downloads: stream a file from the URL an attachment record names.
 
-Files usually live on the helpdesk's CDN, which needs no credentials; the account's credentials
-are sent only to the API's own origin, never to another host.
+The URL comes from the helpdesk's data, which its users write into (a file event names any URL
+it likes), so a download goes only to the integration's file hosts (`files:` in integration.yaml:
+its CDN's origins, or the account's own API server), after the caller's address check, and the
+account's credentials go only to the API server itself, only when the integration says files need them.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -26,15 +28,40 @@ class Download:
     disposition: str
 
 
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL, with the scheme's default port filled in; None if malformed."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None \
+            or "\\" in url:
+        return None
+    return parts.scheme, parts.hostname.rstrip(".").lower(), port or (443 if parts.scheme == "https" else 80)
+
+
 def open_download(upstream: Upstream, account: Account, url, file_name: str | None,
-                  content_type: str | None) -> Download:
+                  content_type: str | None, check_address: Callable[[str], None] | None = None) -> Download:
+    """Open the file at `url`; `check_address(url)` raises when the host resolves where we may not go."""
     title = upstream.integration.title
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+    target = origin(url) if isinstance(url, str) and url.isascii() and url.isprintable() else None
+    if target is None:
         raise ApiError(502, "upstream_error", f"{title} gave this attachment no downloadable URL")
-    api = urlsplit(upstream.base_url_for(account.credentials))
-    same_origin = (parts.scheme, parts.netloc) == (api.scheme, api.netloc)
-    headers = upstream.headers(account.auth_type, account.credentials) if same_origin else {}
+    policy = upstream.integration.files
+    api = origin(upstream.base_url_for(account.credentials))
+    hosts = {origin(o) for o in upstream.file_origins}
+    if policy.api_server:
+        hosts.add(api)
+    if target not in hosts:
+        raise ApiError(502, "upstream_error", f"{title} names this attachment's file at {target[0]}://{target[1]}:"
+                       f"{target[2]}, which is not one of {title}'s file hosts; it was not downloaded",
+                       remote={"file_url": url})
+    if check_address is not None:
+        check_address(url)
+    parts = urlsplit(url)
+    headers = upstream.headers(account.auth_type, account.credentials) \
+        if policy.credentials and target == api else {}
     try:
         resp = upstream.session.get(url, stream=True, timeout=upstream.timeout, verify=upstream.verify,
                                     headers=headers, allow_redirects=False)

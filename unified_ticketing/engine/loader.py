@@ -178,6 +178,16 @@ class ProxyPolicy:
 
 
 @dataclass(frozen=True)
+class FilePolicy:
+    """Where attachment downloads may go: `origins` from the environment (space- or comma-separated
+    http(s) origins), plus the account's API server when `api_server`; credentials go only to that server,
+    and only when `credentials`."""
+    origins: Setting | None = None
+    api_server: bool = True
+    credentials: bool = False
+
+
+@dataclass(frozen=True)
 class BaseUrl:
     """Where the API lives: one URL from the environment, or each account's own (a credential field)."""
     env: str | None = None
@@ -201,6 +211,7 @@ class Integration:
     rate_limit: RateLimitPolicy | None = None
     oauth: OAuthPolicy | None = None
     proxy: ProxyPolicy = ProxyPolicy()
+    files: FilePolicy = FilePolicy()
     operations: dict[tuple[str, str, str], Operation | WriteOperation] = field(default_factory=dict)
     # keyed (resource, method, version)
 
@@ -229,7 +240,8 @@ def load_integration(folder: Path) -> Integration:
     f = _File(path, root)
     d = f.data
     f.keys(d, "integration", {"name", "title", "base_url", "api_versions", "request", "auth",
-                              "verify_credentials", "errors", "pagination", "retry", "rate_limit", "oauth", "proxy"},
+                              "verify_credentials", "errors", "pagination", "retry", "rate_limit", "oauth", "proxy",
+                              "files"},
            {"name", "base_url", "api_versions", "request", "auth", "verify_credentials", "errors", "pagination"})
     versions = f.section(d, "api_versions", "api_versions", {"default", "supported"}, {"default", "supported"})
     req = f.section(d, "request", "request", {"method"}, {"method"})
@@ -330,7 +342,7 @@ def _setting(f: _File, node: dict, key: str, label: str) -> Setting:
 
 
 def _policies(f: _File, d: dict) -> dict:
-    """The optional sections of integration.yaml: retry, rate_limit, oauth, proxy."""
+    """The optional sections of integration.yaml: retry, rate_limit, oauth, proxy, files."""
     out = {}
     if "retry" in d:
         node = f.section(d, "retry", "retry", {"attempts", "max_seconds", "initial_wait", "max_wait"})
@@ -364,6 +376,13 @@ def _policies(f: _File, d: dict) -> dict:
                     raise MappingError(f"{f.where(node, method, 'proxy.' + method)}: bad pattern {pattern}: {exc}") \
                         from None
         out["proxy"] = ProxyPolicy(tuple(node.get("post", ())), tuple(node.get("get", ())))
+    if "files" in d:
+        node = f.section(d, "files", "files", {"origins", "api_server", "credentials"})
+        for key in ("api_server", "credentials"):
+            if not isinstance(node.get(key, False), bool):
+                raise MappingError(f"{f.where(node, key, 'files.' + key)}: expected true or false")
+        out["files"] = FilePolicy(_setting(f, node, "origins", "files") if "origins" in node else None,
+                                  node.get("api_server", True), node.get("credentials", False))
     return out
 
 

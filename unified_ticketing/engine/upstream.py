@@ -61,6 +61,8 @@ class Upstream:
         self.accounts_url = oauth.accounts_url.value(env).rstrip("/") if oauth else None
         self.client_id = env.get(oauth.client_id_env) if oauth else None
         self.client_secret = env.get(oauth.client_secret_env) if oauth else None
+        files = integration.files
+        self.file_origins = (files.origins.value(env) if files.origins else "").replace(",", " ").split()
 
     # --- credentials ----------------------------------------------------------------------------
     def base_url_for(self, credentials: dict) -> str:

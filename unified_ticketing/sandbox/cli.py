@@ -34,7 +34,7 @@ def _livechat() -> Profile:
 
     return Profile(
         "LiveChat", options, serve, lambda args: f"{args.chats} chats",
-        lambda base, c: {"LIVECHAT_API_URL": base, "LIVECHAT_ACCOUNTS_URL": base,
+        lambda base, c: {"LIVECHAT_API_URL": base, "LIVECHAT_ACCOUNTS_URL": base, "LIVECHAT_FILE_ORIGINS": base,
                          "LIVECHAT_CLIENT_ID": c["client_id"], "LIVECHAT_CLIENT_SECRET": c["client_secret"]},
         lambda base, c: {"type": "personal_access_token", "account_id": c["account_id"],
                          "token": c["personal_access_token"]})
