@@ -28,6 +28,7 @@ class Services:
     engines: dict[str, Engine] = field(default_factory=dict)
     events: dict = field(default_factory=dict)  # integration -> EventMapping
     embedded_redis: object = None
+    probe: redis.Redis | None = None  # /readyz's client: answers within a probe's timeout even if Redis freezes
 
     def tenant_for(self, api_key: str) -> str | None:
         return tenants.tenant_for(self.redis, api_key)
@@ -47,10 +48,11 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         embedded = EmbeddedRedis()
         url = embedded.url
-    client = connect_redis(url, cluster=app.config["REDIS_CLUSTER"])
+    client = connect_redis(url, cluster=app.config["REDIS_CLUSTER"], timeout=app.config["REDIS_TIMEOUT"])
     secret = app.config["SECRET_KEY"]
     traversals = Traversals(client, secrets.signer(secret), app.config["CURSOR_TTL"])
-    svc = Services(redis=client, fernet=secrets.fernet(secret), traversals=traversals, embedded_redis=embedded)
+    svc = Services(redis=client, fernet=secrets.fernet(secret), traversals=traversals, embedded_redis=embedded,
+                   probe=connect_redis(url, cluster=app.config["REDIS_CLUSTER"], timeout=0.5, retries=0))
     for name, integration in load_all(app.config["MAPPINGS_DIR"]).items():
         upstream = Upstream(integration, app.config["UPSTREAM_ENV"], app.config["UPSTREAM_TIMEOUT"],
                             app.config["UPSTREAM_VERIFY_TLS"], redis=client, fernet=svc.fernet,

@@ -22,6 +22,8 @@ def from_env() -> dict:
         "UPSTREAM_ENV": dict(env),
         "UPSTREAM_TIMEOUT": float(env.get("UNIFIED_UPSTREAM_TIMEOUT", "30")),
         "UPSTREAM_VERIFY_TLS": env.get("UNIFIED_UPSTREAM_VERIFY_TLS", "true").lower() != "false",
+        # Seconds a Redis command may go unanswered before the request fails with a 503.
+        "REDIS_TIMEOUT": float(env.get("UNIFIED_REDIS_TIMEOUT", "2")),
         "CURSOR_TTL": int(env.get("UNIFIED_CURSOR_TTL", str(24 * 3600))),
         "REFRESH_MARGIN": float(env.get("UNIFIED_REFRESH_MARGIN", "300")),
         "RATE_LIMIT_WAIT": float(env.get("UNIFIED_RATE_LIMIT_WAIT", "10")),

@@ -187,6 +187,33 @@ def test_readiness_flips_when_redis_stops_and_recovers_without_a_restart(ops_san
         serve.stop()
 
 
+def test_a_frozen_redis_fails_requests_within_seconds_and_readyz_at_once(ops_sandbox, restartable_redis):
+    """A Redis that accepts connections but never answers (SIGSTOP) used to hold every request for a minute
+    (15 s socket timeout x 4 attempts); now a request gets its 503 after one timeout, /readyz in half a second."""
+    serve = Serve(service_env(ops_sandbox, restartable_redis.url))
+    pid = restartable_redis.server._process.pid
+    try:
+        key = new_tenant(serve.base, "before-freeze").api_key
+        os.kill(pid, signal.SIGSTOP)
+        started = time.monotonic()
+        ready = requests.get(serve.base + "/readyz", timeout=30)
+        ready_seconds = time.monotonic() - started
+        assert ready.status_code == 503 and ready.json()["error"]["type"] == "not_ready"
+        assert "127.0.0.1" not in ready.text and str(restartable_redis.port) not in ready.text  # no address leak
+        started = time.monotonic()
+        listed = requests.get(serve.base + "/integrated-accounts", headers={"Authorization": f"Bearer {key}"},
+                              timeout=60)
+        request_seconds = time.monotonic() - started
+        assert listed.status_code == 503, listed.text
+        assert ready_seconds < 3 and request_seconds < 10, (ready_seconds, request_seconds)
+        os.kill(pid, signal.SIGCONT)
+        wait_until(lambda: requests.get(serve.base + "/readyz", timeout=10).status_code == 200, 30,
+                   "/readyz to answer 200 after the freeze")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        serve.stop()
+
+
 # --- graceful stop ----------------------------------------------------------------------------
 def test_sigterm_during_a_slow_upstream_call_still_completes_that_request(ops_sandbox, redis_server_url, sandbox):
     serve = Serve(service_env(ops_sandbox, redis_server_url), workers=1)

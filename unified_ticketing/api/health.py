@@ -3,6 +3,8 @@ Redis reachable, mappings loaded) and `/metrics` (Prometheus). No API key: keep 
 public load balancer (see docs/deploy.md)."""
 from __future__ import annotations
 
+import logging
+
 import redis
 from flask import Blueprint, Response
 
@@ -11,6 +13,7 @@ from ..errors import ApiError
 from .common import services
 
 bp = Blueprint("health", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
@@ -24,9 +27,11 @@ def readyz():
     if not svc.engines:
         raise ApiError(503, "not_ready", "No integration mappings are loaded; check UNIFIED_MAPPINGS_DIR")
     try:
-        svc.redis.ping()
-    except redis.RedisError as exc:
-        raise ApiError(503, "not_ready", f"Redis is not reachable ({type(exc).__name__}: {exc})") from None
+        svc.probe.ping()
+    except redis.RedisError as exc:  # the error's text names Redis's address: not for unauthenticated callers
+        log.warning("readiness: Redis did not answer: %s: %s", type(exc).__name__, exc)
+        raise ApiError(503, "not_ready", f"Redis did not answer within 0.5 s ({type(exc).__name__}); "
+                       "see the service's log") from None
     return {"status": "ready", "checks": {"redis": "ok", "mappings": sorted(svc.engines)}}
 
 

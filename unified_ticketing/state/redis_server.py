@@ -48,14 +48,17 @@ def redis_url() -> tuple[str, EmbeddedRedis | None]:
     return embedded.url, embedded
 
 
-def connect(url: str, cluster: bool = False):
+def connect(url: str, cluster: bool = False, timeout: float = 2.0, retries: int = 3):
     """A client for `url` (`redis.cluster.RedisCluster` when `cluster`), decoding replies to str.
 
-    It fails fast while Redis is down (a few quick reconnects, then the error: the service answers
-    503 and `/readyz` says why) and reconnects by itself when Redis is back.
+    It fails fast while Redis is down or frozen: a refused or dropped connection is retried a few times
+    quickly (Redis restarting), a command that gets no answer within `timeout` seconds is not retried
+    (a frozen server would not answer the retry either), so a request fails in about `timeout` seconds
+    with the 503 and `/readyz` says why. It reconnects by itself when Redis is back.
     """
-    options = {"decode_responses": True, "socket_connect_timeout": 5, "socket_timeout": 15,
-               "retry": Retry(ExponentialBackoff(cap=0.25, base=0.01), 3)}
+    options = {"decode_responses": True, "socket_connect_timeout": timeout, "socket_timeout": timeout,
+               "retry": Retry(ExponentialBackoff(cap=0.25, base=0.01), retries,
+                              supported_errors=(redis.ConnectionError,))}
     if cluster:
         return RedisCluster.from_url(url, **options)
     return redis.Redis.from_url(url, **options)
