@@ -79,8 +79,12 @@ def metrics_page() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def upstream_call(integration: str, method: str, error_type: str | None, started: float) -> None:
-    UPSTREAM_CALLS.labels(integration, method, error_type or "none").inc()
+def upstream_call(integration: str, method: str, error_type: str | None, started: float,
+                  known: frozenset | set = frozenset()) -> None:
+    """Count one helpdesk call. The error type is a label only when the integration file declares it
+    (`known`) or it is one of ours: a helpdesk's own text would grow the series without bound."""
+    label = "none" if error_type is None else error_type if error_type in known else "other"
+    UPSTREAM_CALLS.labels(integration, method, label).inc()
     UPSTREAM_LATENCY.labels(integration, method).observe(time.perf_counter() - started)
 
 

@@ -284,3 +284,54 @@ def test_metric_labels_never_carry_the_callers_text(redis_server_url):
     assert 'route="<unmatched>"' in page and 'method="other"' in page and 'route="/connect/<integration>"' in page
     assert not re.search(r"junk\d", page)
     app.extensions["unified"].redis.close()
+
+
+def test_metric_labels_never_carry_the_upstreams_text(redis_server_url):
+    """A helpdesk server is the tenant's (Rocket.Chat): the error types it invents are labelled "other"."""
+    import string
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Hostile(BaseHTTPRequestHandler):
+        served = 0
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            Hostile.served += 1
+            ok = Hostile.served == 1  # the credentials check passes, then every answer is a new error type
+            body = b'{"success": true, "rooms": [], "count": 0, "offset": 0, "total": 0}' if ok else \
+                json.dumps({"success": False, "error": "junk-" + string.ascii_lowercase[Hostile.served % 26]
+                            + string.ascii_lowercase[Hostile.served // 26 % 26]}).encode()
+            self.send_response(200 if ok else 400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    app = create_app({"REDIS_URL": redis_server_url, "ADMIN_TOKEN": ADMIN_TOKEN})
+    try:
+        client = app.test_client()
+        key = client.post("/admin/api-keys", json={"tenant": "hostile"},
+                          headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).get_json()["api_key"]
+        auth = {"Authorization": f"Bearer {key}"}
+        created = client.post("/integrated-accounts", headers=auth, json={"integration": "rocketchat", "credentials": {
+            "type": "personal_access_token", "server_url": f"http://127.0.0.1:{server.server_port}",
+            "user_id": "u", "auth_token": "t"}})
+        assert created.status_code == 201, created.get_data(as_text=True)
+        for _ in range(12):
+            resp = client.get(f"/unified/ticketing/tickets?integrated_account_id={created.get_json()['id']}",
+                              headers=auth)
+            assert resp.status_code == 502 and "junk-" in resp.get_json()["error"]["message"]
+        assert Hostile.served > 12
+        page = client.get("/metrics").get_data(as_text=True)
+        assert 'error_type="other"' in page and "junk-" not in page
+    finally:
+        server.shutdown()
+        server.server_close()
+        for engine in app.extensions["unified"].engines.values():
+            engine.upstream.session.close()
+        app.extensions["unified"].redis.close()
+

@@ -200,11 +200,12 @@ class Upstream:
                 resp, data = self._once(method, path, action, auth_type, state["credentials"], payload,
                                         state["extra_headers"])
             except TransportError as exc:
-                observability.upstream_call(self.integration.name, state["metric"], exc.type, started)
+                observability.upstream_call(self.integration.name, state["metric"], exc.type, started, {exc.type})
                 raise
             err = self._error(action, resp, data)
             observability.upstream_call(self.integration.name, state["metric"],
-                                        err and ((err.remote or {}).get("type") or err.type), started)
+                                        err and ((err.remote or {}).get("type") or err.type), started,
+                                        errors.statuses.keys() | {err.type} if err else ())
             if err is None:
                 self._note_credentials(account_id, state, rejected=False)
                 return resp, data
