@@ -65,7 +65,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     errors.init_app(app)
     observability.init_app(app)
-    from .api import admin, capabilities, connect, docs, export, health, integrated_accounts, proxy, unified, webhooks
+    from .api import (admin, capabilities, connect, docs, export, health, integrated_accounts, limits, proxy, unified,
+                      webhooks)
+
+    limits.init_app(app)
 
     for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, webhooks.bp, export.bp, capabilities.bp,
                unified.bp, docs.bp, health.bp):

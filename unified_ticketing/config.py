@@ -22,6 +22,10 @@ def from_env() -> dict:
         "UPSTREAM_ENV": dict(env),
         "UPSTREAM_TIMEOUT": float(env.get("UNIFIED_UPSTREAM_TIMEOUT", "30")),
         "UPSTREAM_VERIFY_TLS": env.get("UNIFIED_UPSTREAM_VERIFY_TLS", "true").lower() != "false",
+        # Request-body limits (bytes), checked before the body is read: JSON routes, webhook deliveries, uploads.
+        "MAX_JSON_BODY": int(env.get("UNIFIED_MAX_JSON_BODY", str(1 << 20))),
+        "MAX_WEBHOOK_BODY": int(env.get("UNIFIED_MAX_WEBHOOK_BODY", str(5 << 20))),
+        "MAX_UPLOAD_BODY": int(env.get("UNIFIED_MAX_UPLOAD_BODY", str(21 << 20))),
         # Seconds a Redis command may go unanswered before the request fails with a 503.
         "REDIS_TIMEOUT": float(env.get("UNIFIED_REDIS_TIMEOUT", "2")),
         "CURSOR_TTL": int(env.get("UNIFIED_CURSOR_TTL", str(24 * 3600))),

@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
         messages = {404: "No such route; see /openapi.yaml for the API",
+                    413: "The request body is larger than this route accepts; send less",
                     405: f"Method not allowed; this route accepts {', '.join(sorted(err.valid_methods or []))}"
                     if getattr(err, "valid_methods", None) else "Method not allowed on this route"}
         return api_error(ApiError(err.code or 500, err.name.lower().replace(" ", "_"),
