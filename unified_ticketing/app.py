@@ -65,8 +65,19 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     errors.init_app(app)
     observability.init_app(app)
-    from .api import (admin, capabilities, connect, docs, export, health, integrated_accounts, limits, proxy, unified,
-                      webhooks)
+    from .api import (
+        admin,
+        capabilities,
+        connect,
+        docs,
+        export,
+        health,
+        integrated_accounts,
+        limits,
+        proxy,
+        unified,
+        webhooks,
+    )
 
     limits.init_app(app)
 
