@@ -14,6 +14,12 @@ def cmd_serve(args) -> int:
     """gunicorn workers (or the Flask dev server with --dev) sharing one Redis."""
     import os
 
+    if not args.dev:
+        # gevent workers (see production.py): patch before ssl, sockets and redis are imported, so that the
+        # master's imports, which forked workers inherit, are cooperative too
+        from gevent import monkey
+
+        monkey.patch_all()
     from .state.redis_server import redis_url
 
     if not _settings_ok():

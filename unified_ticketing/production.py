@@ -1,5 +1,9 @@
 """The production server: gunicorn with the app factory loaded in each worker after fork.
 
+Workers are gevent's: each connection is a greenlet, so clients that send slowly (or a slowloris)
+hold a greenlet each, not one of a few threads, and `/healthz` keeps answering (tests/ops, 40 slow
+clients). Up to `worker_connections` connections per worker.
+
 SIGTERM is a graceful stop: the listeners close, and each worker finishes the requests it has
 (up to `graceful_timeout`, the same as the request timeout) before it exits. Metrics of every
 worker go to files in `PROMETHEUS_MULTIPROC_DIR` and `/metrics` adds them up; a dead worker's
@@ -71,5 +75,5 @@ def _child_exit(_server, worker) -> None:
 
 def run(host: str, port: int, workers: int, timeout: int, overrides: dict | None = None) -> None:
     Server({"bind": f"{host}:{port}", "workers": workers, "timeout": timeout, "graceful_timeout": timeout,
-            "worker_class": "gthread", "threads": 8, "accesslog": None, "logger_class": JsonLogger,
+            "worker_class": "gevent", "worker_connections": 1000, "accesslog": None, "logger_class": JsonLogger,
             "child_exit": _child_exit}, overrides).run()

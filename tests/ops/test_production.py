@@ -214,6 +214,49 @@ def test_a_frozen_redis_fails_requests_within_seconds_and_readyz_at_once(ops_san
         serve.stop()
 
 
+def test_forty_slow_clients_do_not_starve_the_service(ops_sandbox, redis_server_url):
+    """40 connections trickling a body (a byte every 0.5 s) used to hold every gthread thread (2 x 8), so
+    /healthz timed out; the shipped server keeps answering it within a second."""
+    import socket
+
+    serve = Serve(service_env(ops_sandbox, redis_server_url), workers=2)
+    stop = threading.Event()
+    conns = []
+
+    def trickle():
+        while not stop.is_set():
+            for conn in list(conns):
+                try:
+                    conn.send(b"a")
+                except OSError:
+                    conns.remove(conn)
+            stop.wait(0.5)
+
+    try:
+        for _ in range(40):
+            conn = socket.create_connection(("127.0.0.1", serve.port), timeout=5)
+            conn.sendall(b"POST /webhook-subscriptions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100000\r\nAuthorization: Bearer ut_slow\r\n\r\n{")
+            conns.append(conn)
+        threading.Thread(target=trickle, daemon=True).start()
+        time.sleep(1)  # every slow request has reached a worker
+        seconds = []
+        for _ in range(30):
+            started = time.monotonic()
+            try:
+                ok = requests.get(serve.base + "/healthz", timeout=5).status_code == 200
+            except requests.RequestException:
+                ok = False
+            seconds.append(time.monotonic() - started if ok else 5.0)
+        assert len(conns) == 40  # the slow clients were still being served, not dropped
+        assert sorted(seconds)[-1] < 1.0, sorted(seconds)[-5:]  # p99 of 30 = the slowest
+    finally:
+        stop.set()
+        for conn in conns:
+            conn.close()
+        serve.stop()
+
+
 # --- graceful stop ----------------------------------------------------------------------------
 def test_sigterm_during_a_slow_upstream_call_still_completes_that_request(ops_sandbox, redis_server_url, sandbox):
     serve = Serve(service_env(ops_sandbox, redis_server_url), workers=1)
