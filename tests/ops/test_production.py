@@ -3,6 +3,7 @@ scraped, its logs read, stopped with SIGTERM mid-request, and refused on develop
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -11,8 +12,10 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 from tests.conftest import ADMIN_TOKEN, connect_pat, lc_call, new_tenant
@@ -255,6 +258,59 @@ def test_forty_slow_clients_do_not_starve_the_service(ops_sandbox, redis_server_
         for conn in conns:
             conn.close()
         serve.stop()
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and its children (gunicorn's master and workers): a crash, no cleanup."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    for victim in [pid, *children]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+
+
+def test_a_write_cut_off_by_a_crash_settles_on_retry_within_seconds(sandbox, redis_server_url):
+    """The holder of an Idempotency-Key's lock dies mid-write: the key used to stay locked for 300 s (a retry
+    waited 60 s for a 409); its lease now lapses in seconds and the retry reconciles: one comment."""
+    env = service_env(sandbox, redis_server_url)
+    first = Serve(env, workers=1)
+    client = new_tenant(first.base, "crash-co")
+    account = connect_pat(client, sandbox)
+    ticket = lc_call(sandbox, "list_chats", {"limit": 1}).json()["chats_summary"][0]["id"]
+    key, body = "crash-retry-1", {"ticket_id": ticket, "body": "written once, whatever happens"}
+    sandbox.admin("POST", "config", json={"latency_ms": 3000})
+
+    def write_then_crash():
+        with contextlib.suppress(requests.RequestException):  # the server dies under it
+            requests.post(f"{first.base}/unified/ticketing/comments?integrated_account_id={account}", json=body,
+                          headers={"Authorization": f"Bearer {client.api_key}", "Idempotency-Key": key}, timeout=30)
+
+    threading.Thread(target=write_then_crash, daemon=True).start()
+    time.sleep(1.5)  # the write holds the key's lock and waits on the slow upstream
+    assert [k for k in redis.Redis.from_url(redis_server_url).scan_iter("ut:*idem:*:lock")], "no lock was taken"
+    _kill_tree(first.proc.pid)
+    first.proc.wait(timeout=10)
+    sandbox.admin("POST", "config", json={"latency_ms": 0})
+    second = Serve(env, workers=1)
+    try:
+        started = time.monotonic()
+        resp = requests.post(f"{second.base}/unified/ticketing/comments?integrated_account_id={account}", json=body,
+                             headers={"Authorization": f"Bearer {client.api_key}", "Idempotency-Key": key}, timeout=90)
+        seconds = time.monotonic() - started
+        assert resp.status_code == 201, resp.text
+        assert seconds < 20, seconds  # the lease (10 s) lapsed; not the old 60 s wait
+        chat = lc_call(sandbox, "get_chat", {"chat_id": ticket}).json()
+        texts = [e.get("text") for e in chat["thread"]["events"]]
+        assert texts.count(body["body"]) == 1
+    finally:
+        second.stop()
+        first.log_path.unlink(missing_ok=True)
 
 
 # --- graceful stop ----------------------------------------------------------------------------

@@ -3,7 +3,9 @@ response instead of writing again; the same key with another body is a 422.
 
 Per account and key, Redis holds a record `{fingerprint, state, status, body}` and, while a
 request runs, a lock taken with SET NX. Concurrent repeats wait for the lock holder's stored
-response (polling), so ten parallel identical requests make one upstream write.
+response (polling), so ten parallel identical requests make one upstream write. The lock is a short
+lease that the holder renews while its write runs: a holder that dies (a killed worker, a Redis that
+restarts under it) frees the key within LEASE_SECONDS, and the next attempt reconciles.
 
 A record stays `started` when the outcome is not final (the upstream's answer was lost, a 5xx,
 a refused call after earlier writes): the next attempt with the key runs with
@@ -15,14 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import redis
+
 from ..errors import ApiError
 
 TTL_SECONDS = 24 * 3600
-LOCK_SECONDS = 300  # longer than any write takes; a crashed holder frees the key after this
+LEASE_SECONDS = 10  # a lock's life unless renewed; a dead holder frees the key after this
 WAIT_SECONDS = 60  # how long a repeat waits for the first request to finish
 POLL_SECONDS = 0.02
 NOT_FINAL = {401, 403, 408, 429}
@@ -31,6 +36,10 @@ REPLAY_HEADER = "Idempotent-Replayed"
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
 return 0
 """
 
@@ -67,7 +76,7 @@ def run(r, account_id: str, key: str, print_: str, perform: Callable[[bool], Out
         replay = _stored(r, record_key, print_)
         if replay is not None:
             return replay
-        if r.set(lock_key, lock_value, nx=True, ex=LOCK_SECONDS):
+        if r.set(lock_key, lock_value, nx=True, ex=LEASE_SECONDS):
             break
         holder = r.get(lock_key)
         if holder and json.loads(holder)["fingerprint"] != print_:
@@ -76,6 +85,8 @@ def run(r, account_id: str, key: str, print_: str, perform: Callable[[bool], Out
             raise ApiError(409, "idempotency_key_in_use", f"A request with this {HEADER} is still running; retry "
                            f"with the same key later to get its response", param=HEADER)
         time.sleep(POLL_SECONDS)
+    done = threading.Event()
+    threading.Thread(target=_renew, args=(r, lock_key, lock_value, done), daemon=True).start()
     try:
         replay = _stored(r, record_key, print_)  # finished between our read and our lock
         if replay is not None:
@@ -93,7 +104,18 @@ def run(r, account_id: str, key: str, print_: str, perform: Callable[[bool], Out
             _store(r, record_key, print_, outcome.status, outcome.body)
         return outcome
     finally:
+        done.set()
         r.eval(_RELEASE, 1, lock_key, lock_value)
+
+
+def _renew(r, lock_key: str, lock_value: str, done: threading.Event) -> None:
+    """Extend the lease every third of its life until the write is done (or the lock is no longer ours)."""
+    while not done.wait(LEASE_SECONDS / 3):
+        try:
+            if not r.eval(_RENEW, 1, lock_key, lock_value, int(LEASE_SECONDS * 1000)):
+                return
+        except redis.RedisError:  # Redis away for a moment: try again at the next beat
+            continue
 
 
 def _store(r, record_key: str, print_: str, status: int, body: dict) -> None:
