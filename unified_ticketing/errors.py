@@ -51,8 +51,9 @@ def init_app(app: Flask) -> None:
                     413: "The request body is larger than this route accepts; send less",
                     405: f"Method not allowed; this route accepts {', '.join(sorted(err.valid_methods or []))}"
                     if getattr(err, "valid_methods", None) else "Method not allowed on this route"}
+        allow = {"Allow": ", ".join(sorted(err.valid_methods))} if getattr(err, "valid_methods", None) else {}
         return api_error(ApiError(err.code or 500, err.name.lower().replace(" ", "_"),
-                                  messages.get(err.code, err.description or err.name)))
+                                  messages.get(err.code, err.description or err.name), headers=allow))
 
     @app.errorhandler(redis.ConnectionError)
     @app.errorhandler(redis.TimeoutError)

@@ -7,8 +7,17 @@ import time
 
 import pytest
 import redis
+import requests
 
-from tests.conftest import ADMIN_TOKEN, ServiceClient, connect_pat, new_tenant, running_service, service_overrides
+from tests.conftest import (
+    ADMIN_TOKEN,
+    ServiceClient,
+    connect_pat,
+    error,
+    new_tenant,
+    running_service,
+    service_overrides,
+)
 
 
 def assert_error(resp, status: int, param: str | None = None) -> dict:
@@ -160,3 +169,18 @@ def test_cli_creates_an_api_key_that_authenticates(service, redis_server_url):
     assert ServiceClient(service, key).get("/integrated-accounts").status_code == 200
     raw = redis.Redis.from_url(redis_server_url)
     assert not any(key.encode() in k for k in raw.keys("ut:apikey:*"))
+
+
+def test_a_405_says_which_methods_the_route_takes(service):
+    resp = requests.put(f"{service}/integrated-accounts", timeout=30)
+    error(resp, 405)
+    assert set(resp.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+
+
+@pytest.mark.parametrize("limit", ["١٢", "２", "1_0", " 5"])
+def test_limit_takes_ascii_digits_only(tenant, account_id, limit):
+    error(tenant.get("/unified/ticketing/tickets", integrated_account_id=account_id, limit=limit), 400, "limit")
+
+
+def test_an_empty_since_is_a_400_not_everything(tenant, account_id):
+    error(tenant.get("/unified/ticketing/export", integrated_account_id=account_id, since=""), 400, "since")

@@ -26,7 +26,7 @@ def export():
         raise bad_request("integrated_account_id is required", "integrated_account_id")
     record = owned_account(account_id, tenant)
     svc = services()
-    since = parse_datetime(request.args["since"], "since") if request.args.get("since") else None
+    since = parse_datetime(request.args["since"], "since") if "since" in request.args else None
     with_comments = parse_bool(request.args, "with_comments", True)
     remote = parse_bool(request.args, "include_remote_data", False)
     engine = svc.engines[record["integration"]]

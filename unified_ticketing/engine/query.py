@@ -48,7 +48,7 @@ def parse_limit(args) -> int:
     raw = args.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:  # "١٢" is digits to Python
         raise bad_request(f"limit must be an integer from 1 to {MAX_LIMIT}; got '{raw}'", "limit")
     return int(raw)
 
