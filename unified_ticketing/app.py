@@ -56,7 +56,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     for name, integration in load_all(app.config["MAPPINGS_DIR"]).items():
         upstream = Upstream(integration, app.config["UPSTREAM_ENV"], app.config["UPSTREAM_TIMEOUT"],
                             app.config["UPSTREAM_VERIFY_TLS"], redis=client, fernet=svc.fernet,
-                            refresh_margin=app.config["REFRESH_MARGIN"], wait_budget=app.config["RATE_LIMIT_WAIT"])
+                            refresh_margin=app.config["REFRESH_MARGIN"], wait_budget=app.config["RATE_LIMIT_WAIT"],
+                            public_only=not app.config["ALLOW_PRIVATE_UPSTREAMS"])
         svc.engines[name] = Engine(integration, upstream, traversals)
         events = load_events(Path(app.config["MAPPINGS_DIR"]) / name, integration.http_method)
         if events is not None:

@@ -17,6 +17,7 @@ import structlog
 from . import observability
 from .engine.executor import Options, account_from
 from .errors import ApiError
+from .netguard import GuardedAdapter
 from .schemas.ticketing import MODELS
 from .state import accounts
 from .state import webhooks as store
@@ -37,6 +38,9 @@ class Worker:
         self.name = name or f"worker-{secrets.token_hex(4)}"
         self.http = requests.Session()
         cfg = app.config
+        if not cfg["ALLOW_PRIVATE_WEBHOOKS"]:  # a subscriber URL resolved again at delivery: public only
+            for scheme in ("http://", "https://"):
+                self.http.mount(scheme, GuardedAdapter())
         self.backoff = cfg["WEBHOOK_BACKOFF_BASE"]
         self.max_age = cfg["WEBHOOK_MAX_AGE"]
         self.timeout = cfg["WEBHOOK_TIMEOUT"]

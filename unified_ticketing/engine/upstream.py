@@ -19,6 +19,7 @@ from urllib3.exceptions import NewConnectionError
 
 from .. import jsonio, observability
 from ..errors import ApiError
+from ..netguard import GuardedAdapter
 from ..state import accounts
 from ..state.ratelimit import RateLimiter
 from ..state.tokens import InvalidGrant, TokenKeeper
@@ -40,7 +41,7 @@ class TransportError(ApiError):
 
 class Upstream:
     def __init__(self, integration: Integration, env: dict, timeout: float, verify: bool, redis=None, fernet=None,
-                 refresh_margin: float = 300, wait_budget: float = 10):
+                 refresh_margin: float = 300, wait_budget: float = 10, public_only: bool = False):
         self.integration = integration
         base = integration.base_url
         self.base_url = (env.get(base.env) or base.default).rstrip("/") if base.env else None
@@ -48,7 +49,10 @@ class Upstream:
         self.verify = verify
         self.refresh_margin = refresh_margin
         self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        # An account's own server (a URL the tenant chose) is reached only at public addresses, checked on
+        # every connection (`public_only`: production without UNIFIED_ALLOW_PRIVATE_UPSTREAMS).
+        guarded = public_only and base.credential is not None
+        adapter = (GuardedAdapter if guarded else requests.adapters.HTTPAdapter)(pool_connections=4, pool_maxsize=32)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.redis = redis
