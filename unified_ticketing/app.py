@@ -30,8 +30,8 @@ class Services:
     embedded_redis: object = None
     probe: redis.Redis | None = None  # /readyz's client: answers within a probe's timeout even if Redis freezes
 
-    def tenant_for(self, api_key: str) -> str | None:
-        return tenants.tenant_for(self.redis, api_key)
+    def key_for(self, api_key: str) -> tenants.ApiKey | None:
+        return tenants.key_for(self.redis, api_key)
 
 
 def create_app(overrides: dict | None = None) -> Flask:

@@ -44,15 +44,34 @@ def cmd_serve(args) -> int:
 
 
 def cmd_api_keys(args) -> int:
+    """create prints the new key alone (for scripts); list, revoke and rotate speak JSON."""
+    import json
+
     import redis
 
+    from .state import tenants
     from .state.redis_server import redis_url
-    from .state.tenants import create_api_key
 
     url, embedded = redis_url()
     if embedded:
         print("warning: REDIS_URL is not set; the key goes to a throw-away embedded Redis", file=sys.stderr)
-    print(create_api_key(redis.Redis.from_url(url, decode_responses=True), args.tenant))
+    r = redis.Redis.from_url(url, decode_responses=True)
+    if args.keys_command == "create":
+        print(tenants.create_api_key(r, args.tenant, "read" if args.read_only else "full", args.account or (),
+                                     args.expires_in))
+    elif args.keys_command == "list":
+        for key in tenants.list_keys(r, args.tenant):
+            print(json.dumps(key))
+    elif args.keys_command == "revoke":
+        if not tenants.revoke(r, args.id):
+            print(f"no live API key {args.id}", file=sys.stderr)
+            return 1
+    else:
+        rotated = tenants.rotate(r, args.id, args.overlap)
+        if rotated is None:
+            print(f"no live API key {args.id}", file=sys.stderr)
+            return 1
+        print(json.dumps(rotated))
     return 0
 
 
@@ -217,6 +236,17 @@ def main(argv=None) -> int:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_create = keys_sub.add_parser("create", help="create an API key for a tenant and print it once")
     keys_create.add_argument("--tenant", required=True)
+    keys_create.add_argument("--read-only", action="store_true", help="GET requests only (for AI tools, MCP)")
+    keys_create.add_argument("--account", action="append", metavar="ID",
+                             help="limit the key to this integrated account (repeatable)")
+    keys_create.add_argument("--expires-in", type=int, metavar="SECONDS", help="the key stops working after this")
+    keys_list = keys_sub.add_parser("list", help="a tenant's live keys: id, prefix, scope, created, last used")
+    keys_list.add_argument("--tenant", required=True)
+    keys_revoke = keys_sub.add_parser("revoke", help="end a key at once, on every worker")
+    keys_revoke.add_argument("id")
+    keys_rotate = keys_sub.add_parser("rotate", help="a new key like this one; the old one works for --overlap s")
+    keys_rotate.add_argument("id")
+    keys_rotate.add_argument("--overlap", type=int, default=3600, metavar="SECONDS")
     worker = sub.add_parser("worker", help="process incoming webhooks and deliver unified events")
     worker.add_argument("--threads", type=int, default=2)
     worker.add_argument("--name", default=f"worker-{os.getpid()}")

@@ -19,18 +19,29 @@ def require_tenant() -> str:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "Send your API key as 'Authorization: Bearer <api_key>'")
-    tenant = services().tenant_for(key.strip())
-    if tenant is None:
-        raise ApiError(401, "unauthorized", "The API key is not valid; create one with "
-                                            "'unified-ticketing api-keys create --tenant NAME'")
-    g.tenant = tenant
-    return tenant
+    found = services().key_for(key.strip())
+    if found is None:
+        raise ApiError(401, "unauthorized", "The API key is not valid (unknown, revoked or expired); create one "
+                                            "with 'unified-ticketing api-keys create --tenant NAME'")
+    if found.scope == "read" and request.method not in ("GET", "HEAD"):
+        raise ApiError(403, "read_only_key", f"This API key is read-only; {request.method} needs a key with full "
+                       "scope (api-keys create without --read-only)")
+    g.tenant, g.api_key = found.tenant, found
+    return found.tenant
+
+
+def key_reaches(account_id: str) -> bool:
+    """Whether the request's API key may use this integrated account (keys may be limited to some)."""
+    key = g.get("api_key")
+    return key is None or key.reaches(account_id)
 
 
 def require_admin() -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip(), current_app.config["ADMIN_TOKEN"]):
+    # bytes: compare_digest refuses str with non-ASCII characters (a 500 before)
+    if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(),
+                                                                 current_app.config["ADMIN_TOKEN"].encode()):
         raise ApiError(401, "unauthorized", "Admin routes need 'Authorization: Bearer <UNIFIED_ADMIN_TOKEN>'")
 
 

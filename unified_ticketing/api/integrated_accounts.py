@@ -7,7 +7,7 @@ from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import IntegratedAccountCreate
 from ..state import accounts
 from .addresses import check_public
-from .common import load_body, require_tenant, services
+from .common import key_reaches, load_body, require_tenant, services
 
 bp = Blueprint("integrated_accounts", __name__)
 
@@ -15,6 +15,9 @@ bp = Blueprint("integrated_accounts", __name__)
 @bp.post("/integrated-accounts")
 def create():
     tenant = require_tenant()
+    if g.api_key.accounts:
+        raise ApiError(403, "key_limited_to_accounts", "This API key is limited to some integrated accounts and "
+                       "cannot connect new ones; use a key without --account")
     body = load_body(IntegratedAccountCreate())
     engine = engine_for(body["integration"])
     creds = dict(body["credentials"])
@@ -93,13 +96,13 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
 @bp.get("/integrated-accounts")
 def index():
     tenant = require_tenant()
-    items = accounts.list_for(services().redis, tenant)
+    items = [a for a in accounts.list_for(services().redis, tenant) if key_reaches(a["id"])]
     return {"result": items, "next_cursor": None, "prev_cursor": None, "result_count": len(items)}
 
 
 def owned_account(account_id: str, tenant: str) -> dict:
     record = accounts.get(services().redis, account_id)
-    if record is None or record["tenant"] != tenant:
+    if record is None or record["tenant"] != tenant or not key_reaches(account_id):
         raise not_found(f"No integrated account '{account_id}'")
     g.integration = record["integration"]  # for metrics and logs
     return record

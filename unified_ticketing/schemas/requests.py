@@ -37,6 +37,17 @@ class ApiKeyCreate(Schema):
 
     tenant = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$",
                                                                    error="Use 1-64 letters, digits, '.', '_' or '-'."))
+    scope = fields.String(load_default="full", validate=validate.OneOf(["full", "read"]))
+    integrated_account_ids = fields.List(fields.String(validate=validate.Length(1, 128)), load_default=list,
+                                         validate=validate.Length(max=100))
+    expires_in = fields.Integer(load_default=None, validate=validate.Range(1, 10 * 365 * 24 * 3600))
+
+
+class ApiKeyRotate(Schema):
+    class Meta:
+        unknown = RAISE
+
+    overlap_seconds = fields.Integer(load_default=3600, validate=validate.Range(0, 30 * 24 * 3600))
 
 
 def first_error(messages, prefix: str = "") -> tuple[str, str]:
