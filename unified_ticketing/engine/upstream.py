@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlunsplit
 
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
@@ -23,6 +23,7 @@ from ..netguard import GuardedAdapter
 from ..state import accounts
 from ..state.ratelimit import RateLimiter
 from ..state.tokens import InvalidGrant, TokenKeeper
+from ..urls import http_url
 from .calls import Prepared
 from .loader import Integration
 
@@ -75,9 +76,8 @@ class Upstream:
             return self.base_url
         field = self.integration.base_url.credential
         url = credentials.get(field)
-        parts = urlsplit(url) if isinstance(url, str) and url.isascii() and url.isprintable() else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
-                or parts.fragment or any(c in url for c in "\\@ ") or _port(parts) is False:
+        parts = http_url(url)
+        if parts is None or parts.query or parts.fragment:
             raise ApiError(400, "invalid_credentials", f"credentials.{field} must be the http(s) URL of the "
                            f"{self.integration.title} server, such as https://chat.example.com (no user, query or "
                            f"fragment); got {url!r}", param=f"credentials.{field}")
@@ -310,14 +310,6 @@ def _refused(exc: requests.ConnectionError) -> bool:
     cause = exc.args[0] if exc.args else None
     reason = getattr(cause, "reason", cause)
     return isinstance(reason, NewConnectionError | ConnectionRefusedError)
-
-
-def _port(parts) -> int | None | bool:
-    """The URL's port, None without one, False when it is not a valid port."""
-    try:
-        return parts.port
-    except ValueError:
-        return False
 
 
 def _wait(value, unit: str) -> float | None:
