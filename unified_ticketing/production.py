@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import atexit
 import glob
+import json
 import os
 import shutil
 import tempfile
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.workers.ggevent import GeventWorker
 
 
 class Server(BaseApplication):
@@ -51,6 +54,24 @@ class JsonLogger(Logger):
             handler.setFormatter(formatter())
 
 
+def _json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn's own answers (a request line over its limit: 414, headers: 431, a malformed request: 400)
+    in the service's error shape instead of an HTML page."""
+    body = json.dumps({"error": {"status": status_int, "type": reason.lower().replace(" ", "_"),
+                                 "message": f"{reason}: {mesg}" if mesg else reason}}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin1")
+    util.write_nonblock(sock, head + body)
+
+
+class Worker(GeventWorker):
+    """gunicorn's gevent worker, answering the errors gunicorn raises itself as JSON."""
+
+    def init_process(self):
+        util.write_error = _json_error  # gunicorn has no hook for its error page; the worker calls this name
+        super().init_process()
+
+
 def prepare_metrics_dir() -> str:
     """An empty PROMETHEUS_MULTIPROC_DIR (a new temporary one unless set). Call it before
     prometheus-client is imported: it picks its multiprocess mode at import."""
@@ -75,5 +96,5 @@ def _child_exit(_server, worker) -> None:
 
 def run(host: str, port: int, workers: int, timeout: int, overrides: dict | None = None) -> None:
     Server({"bind": f"{host}:{port}", "workers": workers, "timeout": timeout, "graceful_timeout": timeout,
-            "worker_class": "gevent", "worker_connections": 1000, "accesslog": None, "logger_class": JsonLogger,
-            "child_exit": _child_exit}, overrides).run()
+            "worker_class": "unified_ticketing.production.Worker", "worker_connections": 1000, "accesslog": None,
+            "logger_class": JsonLogger, "child_exit": _child_exit}, overrides).run()

@@ -313,6 +313,19 @@ def test_a_write_cut_off_by_a_crash_settles_on_retry_within_seconds(sandbox, red
         first.log_path.unlink(missing_ok=True)
 
 
+def test_the_servers_own_errors_have_the_json_shape(served):
+    """A request gunicorn refuses before the app sees it (URI or headers over its limits) used to get an
+    HTML page; it is the service's JSON error too."""
+    long_uri = requests.get(served.base + "/unified/ticketing/tickets?q=" + "a" * 9000, timeout=30)
+    many_headers = requests.get(served.base + "/healthz", timeout=30,
+                                headers={f"X-Filler-{i}": "x" for i in range(120)})
+    for resp, status in ((long_uri, 414), (many_headers, 431)):
+        assert resp.status_code == status, resp.text
+        assert resp.headers["Content-Type"] == "application/json"
+        err = resp.json()["error"]
+        assert err["status"] == status and err["type"] and err["message"]
+
+
 # --- graceful stop ----------------------------------------------------------------------------
 def test_sigterm_during_a_slow_upstream_call_still_completes_that_request(ops_sandbox, redis_server_url, sandbox):
     serve = Serve(service_env(ops_sandbox, redis_server_url), workers=1)
