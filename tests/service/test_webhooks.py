@@ -431,3 +431,19 @@ def test_webhooks_sync_enables_an_accounts_license_again(stack, redis_server_url
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"enabled for license {creds['organization_id']}")
     assert license_state(stack, 0) is True
+
+
+def test_registering_routes_accounts_connected_before_it(stack, redis_server_url):
+    """An account stored before deliveries were routed by license gets its chats once the operator registers."""
+    svc = stack["app"].extensions["unified"]
+    license_id = stack["stack"].creds["organization_id"]
+    svc.redis.delete(f"ut:wh:license:{{livechat:{license_id}}}")  # as an older version of the service left it
+    stack["worker"].start()
+    dropped = start_chat(stack["sandbox"], stack["stack"].creds["licenses"][0])
+    env = {**os.environ, **app_env(stack["sandbox"]), "REDIS_URL": redis_server_url,
+           "UNIFIED_SECRET_KEY": "test-secret", "UNIFIED_PUBLIC_URL": stack["base"]}
+    done = cli(env, "register")
+    assert done.returncode == 0 and "replaced 4 older registrations" in done.stdout, done.stderr
+    routed = start_chat(stack["sandbox"], stack["stack"].creds["licenses"][0])
+    stack["receiver"].wait_for(lambda ev: routed in {e["payload"].get("id") for e in ev})
+    assert created_ids(stack["receiver"]) == {routed} and dropped != routed

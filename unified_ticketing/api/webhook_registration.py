@@ -192,7 +192,20 @@ def register(engine, mapping) -> str:
         writes.steps_run(engine, account, reg.unregister, {**bindings, "id": hook["id"], "steps": {}})
     note = f"; replaced {len(old)} older registrations" if old else ""
     return (f"registered {len(mapping.actions)} actions ({', '.join(mapping.actions)}) for client "
-            f"{engine.upstream.client_id} at {bindings['url']}{note}")
+            f"{engine.upstream.client_id} at {bindings['url']}{note}; {_route_existing(engine)} accounts routed")
+
+
+def _route_existing(engine) -> int:
+    """Put every stored account of the integration with a known license on its license's route (accounts
+    connected before webhooks were registered per app); how many there are."""
+    r = services().redis
+    name, count = engine.integration.name, 0
+    for tenant in sorted(r.smembers("ut:tenants")):
+        for account in accounts.list_for(r, tenant):
+            if account["integration"] == name and account["context"].get("license"):
+                store.route_add(r, name, account["context"]["license"], account["id"])
+                count += 1
+    return count
 
 
 def unregister(engine, mapping) -> str:
