@@ -243,6 +243,7 @@ def test_forged_malformed_unknown_and_replayed_deliveries_emit_nothing(stack):
     per_account = requests.post(f"{url}/{account}", json=envelope, timeout=10)
     assert per_account.status_code == 404 and "/webhooks/livechat" in per_account.json()["error"]["message"]
     assert requests.post(url, json={**envelope, "action": "made_up"}, timeout=10).status_code == 422
+    assert requests.post(url, json={**envelope, "action": ["incoming_event"]}, timeout=10).status_code == 422
     assert svc.redis.xlen("ut:wh:in") == before  # nothing stored
     first = requests.post(url, json=envelope, timeout=10).json()
     again = requests.post(url, json=envelope, timeout=10).json()

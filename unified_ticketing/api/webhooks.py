@@ -46,7 +46,7 @@ def _delivery(mapping) -> tuple[dict, str, str]:
 def _check(mapping, expected: str | None, given: str, action, whose: str) -> None:
     if not expected or not secrets.compare_digest(expected.encode(), given.encode()):
         raise ApiError(401, "unauthorized", f"The webhook's secret does not match the one registered for {whose}")
-    if action not in mapping.actions:
+    if not isinstance(action, str) or action not in mapping.actions:
         raise ApiError(422, "unknown_action", f"Action '{action}' is not mapped to unified events", param="action")
 
 
