@@ -19,7 +19,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import lc_call, new_tenant, running_service, service_overrides
+from tests.conftest import error, lc_call, new_tenant, running_service, service_overrides
 from unified_ticketing.api import webhook_registration as registration
 from unified_ticketing.sandbox.process import start_sandbox
 from unified_ticketing.worker import Worker
@@ -448,3 +448,12 @@ def test_registering_routes_accounts_connected_before_it(stack, redis_server_url
     routed = start_chat(stack["sandbox"], stack["stack"].creds["licenses"][0])
     stack["receiver"].wait_for(lambda ev: routed in {e["payload"].get("id") for e in ev})
     assert created_ids(stack["receiver"]) == {routed} and dropped != routed
+
+
+def test_each_receiver_says_where_its_webhooks_go_and_what_is_missing(service):
+    """`service` has no LIVECHAT_WEBHOOK_SECRET; Rocket.Chat's webhooks are per account."""
+    unconfigured = error(requests.post(f"{service}/webhooks/livechat", json=delivery("x"), timeout=10), 503)
+    assert "LIVECHAT_WEBHOOK_SECRET" in unconfigured["message"]
+    per_account = error(requests.post(f"{service}/webhooks/rocketchat", json={"type": "Message"}, timeout=10), 404)
+    assert "/webhooks/rocketchat/<account id>" in per_account["message"]
+    assert error(requests.post(f"{service}/webhooks/nope", json={}, timeout=10), 404)
