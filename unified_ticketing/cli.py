@@ -130,17 +130,50 @@ def _app_and_account(account_id: str):
 
 
 def cmd_webhooks(args) -> int:
-    """Register (again) the service's webhook receiver for one account."""
-    from .api.webhooks import register_account_webhooks
+    """Webhook registrations: per app (`register`, `unregister`, `list`) or one account's (`sync`)."""
+    from .api import webhook_registration as hooks
+    from .errors import ApiError
 
-    app, svc, record = _app_and_account(args.account)
-    if record is None:
-        return 1
+    if args.hooks_command == "sync":
+        app, svc, record = _app_and_account(args.account)
+        if record is None:
+            return 1
+        mapping = svc.events.get(record["integration"])
+        if mapping is None:
+            print(f"{record['integration']} has no events mapping", file=sys.stderr)
+            return 1
+        with app.test_request_context():
+            try:
+                print(hooks.sync_account(svc.engines[record["integration"]], record, mapping))
+            except ApiError as err:
+                print(f"not registered: {err.message}", file=sys.stderr)
+                return 1
+        return 0
+    from .app import create_app
+
+    app = create_app()
+    svc = app.extensions["unified"]
+    per_client = sorted(name for name, m in svc.events.items() if m.per_client)
+    names = [args.integration] if args.integration else per_client
+    if args.integration and args.integration not in per_client:
+        print(f"{args.integration}: webhooks are not registered per app here; they are registered for each account "
+              "when it connects ('unified-ticketing webhooks sync <account>' does it again)", file=sys.stderr)
+        return 2
+    status = 0
     with app.test_request_context():
-        note = register_account_webhooks(svc.engines[record["integration"]], record,
-                                         svc.events[record["integration"]])
-    print(note["webhooks"])
-    return 0
+        for name in names:
+            engine, mapping = svc.engines[name], svc.events[name]
+            try:
+                if args.hooks_command == "list":
+                    for hook in hooks.listed(engine, mapping):
+                        mark = "  (this service)" if hook["ours"] else ""
+                        print(f"{name}  {hook.get('id')}  {hook.get('action')}  {hook.get('url')}{mark}")
+                else:
+                    print(f"{name}: {getattr(hooks, args.hooks_command)(engine, mapping)}")
+            except (hooks.NotConfigured, ApiError) as err:
+                print(f"{name}: {getattr(err, 'message', err)}", file=sys.stderr)
+                status = 1
+    return status
 
 
 def cmd_export(args) -> int:
@@ -271,7 +304,12 @@ def main(argv=None) -> int:
     mcp.add_argument("--port", type=int, default=8765)
     hooks = sub.add_parser("webhooks", help="manage helpdesk webhook registrations")
     hooks_sub = hooks.add_subparsers(dest="hooks_command", required=True)
-    sync = hooks_sub.add_parser("sync", help="register this service's receiver for an account's actions")
+    for name, text in (("register", "register the receiver for the app's client id (once per deployment)"),
+                       ("unregister", "remove the app's registrations of this service's receiver"),
+                       ("list", "list the webhooks registered for the app's client id")):
+        one = hooks_sub.add_parser(name, help=text)
+        one.add_argument("--integration", help="default: every integration whose webhooks are registered per app")
+    sync = hooks_sub.add_parser("sync", help="set up one account's webhooks again (register, or enable its license)")
     sync.add_argument("account")
     args = parser.parse_args(argv)
     if args.command == "serve" and not args.dev:

@@ -60,7 +60,8 @@ RATE_LIMIT_WAITS = Counter("unified_rate_limit_waits_total", "Upstream calls the
 RATE_LIMIT_WAIT_SECONDS = Histogram("unified_rate_limit_wait_seconds", "Time a call waited for the rate limiter",
                                     buckets=_SECONDS)
 WEBHOOKS_RECEIVED = Counter("unified_webhooks_received_total", "Verified helpdesk webhooks stored, by integration "
-                            "and outcome (accepted, duplicate)", ["integration", "outcome"])
+                            "and outcome (accepted, duplicate, unknown_license: for no account here, dropped)",
+                            ["integration", "outcome"])
 WEBHOOK_PROCESSING_LAG = Histogram("unified_webhook_processing_lag_seconds", "From a helpdesk webhook's receipt to "
                                    "its unified events being queued for subscribers", buckets=_LAG)
 WEBHOOK_DELIVERIES = Counter("unified_webhook_deliveries_total", "Delivery attempts to subscribers, by outcome "

@@ -14,7 +14,7 @@ from redis.cluster import key_slot
 from tests.conftest import ServiceClient, connect_pat, lc_call, new_tenant, traverse
 from tests.ops.conftest import Serve, Worker, free_port, scrape, service_env, total
 from tests.service.test_oauth_and_limits import oauth_tokens
-from tests.service.test_webhooks import Receiver, customer_id
+from tests.service.test_webhooks import Receiver, app_env, cli, connect_oauth, customer_id
 from unified_ticketing.sandbox.process import start_sandbox
 
 
@@ -31,7 +31,8 @@ def hosts(cluster_sandbox, valkey_cluster):
     """Host A and host B (gunicorn, 2 workers each), each given a different cluster node to start
     from, and one webhook worker; LiveChat sends webhooks to host A's URL."""
     a_port = free_port()
-    env = {"REDIS_CLUSTER": "true", "UNIFIED_PUBLIC_URL": f"http://127.0.0.1:{a_port}", "UNIFIED_REFRESH_MARGIN": "5"}
+    env = {"REDIS_CLUSTER": "true", "UNIFIED_PUBLIC_URL": f"http://127.0.0.1:{a_port}", "UNIFIED_REFRESH_MARGIN": "5",
+           **app_env(cluster_sandbox)}
     started = []
     try:
         started.append(Serve(service_env(cluster_sandbox, valkey_cluster.urls[0], **env), port=a_port))
@@ -92,13 +93,16 @@ def test_token_refresh_single_flight_across_hosts_on_a_redis_cluster(hosts, clus
     assert client.get(f"/integrated-accounts/{account}").json()["status"] == "active"
 
 
-def test_webhooks_flow_from_host_to_worker_process_on_a_redis_cluster(hosts, cluster_sandbox):
+def test_webhooks_flow_from_host_to_worker_process_on_a_redis_cluster(hosts, cluster_sandbox, valkey_cluster):
     a, b, worker = hosts
     client = new_tenant(b.base, "cluster-hooks")
     receiver = Receiver()
     try:
         assert client.post("/webhook-subscriptions", json={"url": receiver.url, "events": ["*"]}).status_code == 201
-        account = connect_pat(client, cluster_sandbox)  # registers host A's receiver with LiveChat
+        registered = cli(service_env(cluster_sandbox, valkey_cluster.urls[0], REDIS_CLUSTER="true",
+                                     UNIFIED_PUBLIC_URL=a.base, **app_env(cluster_sandbox)), "register")
+        assert registered.returncode == 0, registered.stderr  # the operator registers host A's receiver once
+        account = connect_oauth(client)  # enables the app's webhooks on the account's license
         before = scrape(worker.metrics_url)
         started = cluster_sandbox.admin("POST", "customer-messages", json={
             "customer_id": customer_id(cluster_sandbox), "text": "Hello from a customer"})

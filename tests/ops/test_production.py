@@ -145,7 +145,7 @@ def test_known_secrets_never_appear_in_the_logs(served, sandbox):
                            params={"link_token": link_token, "redirect_uri": "https://app.example/done"})
     assert connect.status_code == 302
     hook_secret = "webhook-known-secret-9876543210"
-    requests.post(f"{served.base}/webhooks/livechat/{account}", headers=headers, timeout=30,
+    requests.post(f"{served.base}/webhooks/livechat", headers=headers, timeout=30,
                   json={"secret_key": hook_secret, "action": "incoming_event",
                         "payload": {"event": {"text": body_text}}})
     sandbox.admin("POST", "config", json={"fault_rate": 1, "fault_kinds": ["internal"]})  # retries log warnings

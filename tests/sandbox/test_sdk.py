@@ -217,8 +217,8 @@ def test_sdk_configuration_api(fresh_sandbox, clients, version):
     assert set(registered) == {"id"} and registered["id"]
     hooks = ok(config.list_webhooks(owner_client_id=owner))
     (hook,) = [h for h in hooks if h["id"] == registered["id"]]
-    assert (hook["action"], hook["url"], hook["secret_key"], hook["type"], hook["owner_client_id"]) == (
-        "incoming_event", "https://hooks.example/livechat", "s3cret", "license", owner)
+    assert (hook["action"], hook["url"], hook["type"], hook["owner_client_id"]) == (
+        "incoming_event", "https://hooks.example/livechat", "license", owner)
     assert ok(config.enable_license_webhooks(owner_client_id=owner)) == {}
     assert ok(config.unregister_webhook(id=registered["id"], owner_client_id=owner)) == {}
     assert registered["id"] not in {h["id"] for h in ok(config.list_webhooks(owner_client_id=owner))}

@@ -332,8 +332,9 @@ def test_nothing_is_delivered_after_unregister_or_disable(fresh_sandbox, creds, 
     hook = register(sb, creds, "incoming_chat", receiver.url)
     enable(sb, creds)
     listed = config_call(sb, "list_webhooks", {"owner_client_id": creds["client_id"]}).json()
-    assert [(h["id"], h["action"], h["url"], h["secret_key"]) for h in listed] == \
-        [(hook, "incoming_chat", receiver.url, SECRET)]
+    assert [(h["id"], h["action"], h["url"], h["owner_client_id"]) for h in listed] == \
+        [(hook, "incoming_chat", receiver.url, creds["client_id"])]
+    assert "secret_key" not in listed[0]  # the documented answer holds no secret
     other = sentinel(sb, creds, receiver.url)
     customer_id = a_customer(sb)
     start_chat(sb, customer_id)
@@ -440,3 +441,121 @@ def test_reset_forgets_a_delivery_in_flight(fresh_sandbox, creds, receiver):
     wait_hook(receiver, after, 1)
     assert wait_stats(fresh_sandbox, {"delivered": 1}) == {"delivered": 1}
     assert len(receiver.received()) == 2
+
+
+# --- per client id, per license ------------------------------------------------------------------------------
+def test_a_client_id_registers_at_most_three_webhooks_per_action(fresh_sandbox, creds, receiver):
+    sb = fresh_sandbox
+    for _ in range(3):
+        register(sb, creds, "incoming_chat", receiver.url)
+    fourth = config_call(sb, "register_webhook", {"action": "incoming_chat", "secret_key": SECRET, "type": "license",
+                                                  "url": receiver.url, "owner_client_id": creds["client_id"]})
+    assert fourth.status_code == 422 and fourth.json()["error"]["type"] == "limit_reached"
+    register(sb, creds, "incoming_event", receiver.url)  # the limit is per action ...
+    sentinel(sb, creds, receiver.url)  # ... and per client id
+    listed = config_call(sb, "list_webhooks", {"owner_client_id": creds["client_id"]}).json()
+    assert sorted(h["action"] for h in listed) == ["incoming_chat"] * 3 + ["incoming_event"]
+
+
+def test_enabling_needs_the_webhooks_state_scope(fresh_sandbox, creds):
+    only_config = fresh_sandbox.admin("POST", "personal-access-tokens", json={"scopes": ["webhooks.configuration:rw"]})
+    resp = lc_call(fresh_sandbox, "enable_license_webhooks", {"owner_client_id": creds["client_id"]},
+                   auth=only_config["basic_authorization"], api="configuration")
+    assert resp.status_code == 403 and resp.json()["error"]["type"] == "authorization"
+    state_only = fresh_sandbox.admin("POST", "personal-access-tokens", json={"scopes": ["webhooks.state:rw"]})
+    assert lc_call(fresh_sandbox, "enable_license_webhooks", {"owner_client_id": creds["client_id"]},
+                   auth=state_only["basic_authorization"], api="configuration").status_code == 200
+    refused = lc_call(fresh_sandbox, "register_webhook", {
+        "action": "incoming_chat", "secret_key": SECRET, "url": "https://x.example/h", "type": "license",
+        "owner_client_id": creds["client_id"]}, auth=state_only["basic_authorization"], api="configuration")
+    assert refused.status_code == 403
+
+
+@pytest.fixture(scope="module")
+def licenses_sandbox():
+    from unified_ticketing.sandbox.process import start_sandbox
+
+    proc = start_sandbox("--chats", "6", "--seed", "23", "--licenses", "3")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def licensed(licenses_sandbox):
+    licenses_sandbox.admin("POST", "reset")
+    licenses_sandbox.admin("POST", "config", json={"webhook_retry_delays": [0.2, 0.2, 0.2]})
+    return licenses_sandbox, licenses_sandbox.admin("GET", "credentials")
+
+
+def test_licenses_are_separate_organizations(licensed):
+    sb, creds = licensed
+    first, second, third = creds["licenses"]
+    assert first["organization_id"] == creds["organization_id"] and first["account_id"] == creds["account_id"]
+    assert len({lic["organization_id"] for lic in creds["licenses"]}) == 3
+    chats = [{c["id"] for c in lc_call(sb, "list_chats", {}, auth=lic["basic_authorization"]).json()["chats_summary"]}
+             for lic in (first, second, third)]
+    assert all(chats) and not chats[0] & chats[1] and not chats[1] & chats[2]
+    agents = [a["id"] for a in lc_call(sb, "list_agents", {}, auth=second["basic_authorization"],
+                                       api="configuration").json()]
+    assert second["agent_id"] in agents and creds["agent_id"] not in agents
+
+
+def test_another_organization_cannot_manage_the_apps_webhooks(licensed, receiver):
+    sb, creds = licensed
+    customer = creds["licenses"][1]["basic_authorization"]
+    body = {"action": "incoming_chat", "secret_key": SECRET, "url": receiver.url, "type": "license",
+            "owner_client_id": creds["client_id"]}
+    for method, payload in (("register_webhook", body), ("list_webhooks", {"owner_client_id": creds["client_id"]})):
+        resp = lc_call(sb, method, payload, auth=customer, api="configuration")
+        assert resp.status_code == 403 and resp.json()["error"]["type"] == "authorization", method
+    hook = register(sb, creds, "incoming_chat", receiver.url)
+    gone = lc_call(sb, "unregister_webhook", {"id": hook, "owner_client_id": creds["client_id"]}, auth=customer,
+                   api="configuration")
+    assert gone.status_code == 403
+    assert [h["id"] for h in config_call(sb, "list_webhooks", {"owner_client_id": creds["client_id"]}).json()] == [hook]
+
+
+def test_deliveries_go_only_to_licenses_that_enabled_the_client_and_name_their_organization(licensed, receiver):
+    sb, creds = licensed
+    _, second, third = creds["licenses"]
+    hook = register(sb, creds, "incoming_chat", receiver.url)
+    for lic in (second, third):
+        assert lc_call(sb, "enable_license_webhooks", {"owner_client_id": creds["client_id"]},
+                       auth=lic["basic_authorization"], api="configuration").status_code == 200
+    state = lc_call(sb, "get_license_webhooks_state", {"owner_client_id": creds["client_id"]},
+                    auth=creds["basic_authorization"], api="configuration").json()
+    assert state == {"license_webhooks_enabled": False}  # the developer's own license did not enable them
+    started = {}
+    for lic in (creds["licenses"][0], second, third):
+        customer = lc_call(sb, "list_customers", {"limit": 1}, auth=lic["basic_authorization"]).json()
+        chat = lc_call(sb, "start_chat", {"chat": {"users": [{"id": customer["customers"][0]["id"],
+                                                               "type": "customer"}]}},
+                       auth=lic["basic_authorization"]).json()
+        started[lic["organization_id"]] = chat["chat_id"]
+    bodies = wait_hook(receiver, hook, 2)
+    time.sleep(0.3)
+    got = {b["organization_id"]: b["payload"]["chat"]["id"] for b in by_hook(receiver, hook)}
+    assert got == {second["organization_id"]: started[second["organization_id"]],
+                   third["organization_id"]: started[third["organization_id"]]}
+    assert len(bodies) == 2
+
+
+def test_oauth_tokens_name_the_license_of_the_account_that_authorized(licensed):
+    from urllib.parse import parse_qs, urlsplit
+
+    import requests
+
+    sb, creds = licensed
+    second = creds["licenses"][1]
+    redirect = requests.get(sb.base_url + "/", params={
+        "response_type": "code", "client_id": creds["client_id"], "redirect_uri": "https://x.example/cb",
+        "login_hint": second["agent_id"]}, allow_redirects=False, timeout=10)
+    code = parse_qs(urlsplit(redirect.headers["Location"]).query)["code"][0]
+    token = requests.post(sb.base_url + "/v2/token", timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "client_id": creds["client_id"],
+        "client_secret": creds["client_secret"], "redirect_uri": "https://x.example/cb"}).json()
+    assert token["organization_id"] == second["organization_id"]
+    bearer = f"Bearer {token['access_token']}"
+    assert lc_call(sb, "enable_license_webhooks", {}, auth=bearer, api="configuration").status_code == 200
+    assert lc_call(sb, "get_license_webhooks_state", {}, auth=bearer, api="configuration").json() == \
+        {"license_webhooks_enabled": True}

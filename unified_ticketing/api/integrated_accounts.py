@@ -8,6 +8,7 @@ from ..schemas.requests import IntegratedAccountCreate
 from ..state import accounts
 from .addresses import check_public
 from .common import key_reaches, load_body, require_tenant, services
+from .webhook_registration import account_connected, account_removed
 
 bp = Blueprint("integrated_accounts", __name__)
 
@@ -81,13 +82,9 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
     account = accounts.create(svc.redis, svc.fernet, tenant, integration.name, version, {"type": auth_type, **creds},
                               info=info)
     mapping = svc.events.get(integration.name)
-    if mapping is not None and current_app.config["WEBHOOKS_REGISTER"]:
-        from .webhooks import register_account_webhooks
-
-        try:
-            note = register_account_webhooks(engine, accounts.get(svc.redis, account["id"]), mapping)
-        except ApiError as err:
-            note = {"webhooks": f"not registered: {err.message}; run 'unified-ticketing webhooks sync'"}
+    note = mapping and account_connected(engine, accounts.get(svc.redis, account["id"]), mapping,
+                                         register=current_app.config["WEBHOOKS_REGISTER"])
+    if note:
         svc.redis.hset(accounts.key(account["id"]), "info", json.dumps({**info, **note}))
         account = accounts.public(accounts.get(svc.redis, account["id"]))
     return account
@@ -117,9 +114,6 @@ def show(account_id: str):
 def delete(account_id: str):
     record = owned_account(account_id, require_tenant())
     svc = services()
-    if record.get("webhook_ids"):
-        from .webhooks import unregister_account_webhooks
-
-        unregister_account_webhooks(svc.engines[record["integration"]], record, svc.events.get(record["integration"]))
+    account_removed(svc.engines[record["integration"]], record, svc.events.get(record["integration"]))
     accounts.delete(svc.redis, record)
     return "", 204

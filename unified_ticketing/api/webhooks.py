@@ -1,8 +1,8 @@
-"""Webhooks: the helpdesk's deliveries in (`/webhooks/<integration>/<account>`), tenants'
-subscriptions out (`/webhook-subscriptions`), and registering the receiver with the helpdesk."""
+"""Webhooks: the helpdesk's deliveries in (`/webhooks/<integration>` for webhooks registered per
+app, routed by license; `/webhooks/<integration>/<account>` for those registered per account) and
+tenants' subscriptions out (`/webhook-subscriptions`). Registering: webhook_registration.py."""
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from urllib.parse import urlsplit
@@ -10,9 +10,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, request
 
 from .. import observability
-from ..engine import writes
 from ..engine.events import EVENTS
-from ..engine.executor import account_from
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import SubscriptionCreate
 from ..state import accounts
@@ -25,75 +23,78 @@ log = logging.getLogger(__name__)
 
 
 # --- in ---------------------------------------------------------------------------------------
-@bp.post("/webhooks/<integration>/<account_id>")
-def receive(integration: str, account_id: str):
+def _mapping(integration: str):
     svc = services()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise bad_request("Send the webhook as a JSON object", "body")
-    record = accounts.get(svc.redis, account_id)
     mapping = svc.events.get(integration)
     if mapping is None and integration in svc.engines:
         raise ApiError(404, "not_supported", f"{svc.engines[integration].integration.title} webhooks are not mapped "
                        "to unified events (the integration has no events mapping); poll the read API instead")
-    if record is None or record["integration"] != integration or mapping is None:
-        raise not_found(f"No {integration} integrated account '{account_id}' receives webhooks here")
-    expected = record.get("webhook_secret")
+    if mapping is None:
+        raise not_found(f"No integration '{integration}' receives webhooks here")
+    return mapping
+
+
+def _delivery(mapping) -> tuple[dict, str, str]:
+    """(body, given secret, action) of the delivery being received; 400 when it is not a JSON object."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("Send the webhook as a JSON object", "body")
     given = mapping.secret(body, headers={k.lower(): v for k, v in request.headers.items()})
-    if not expected or not isinstance(given, str) or not secrets.compare_digest(
-            svc.fernet.decrypt(expected.encode()).decode(), given):
-        raise ApiError(401, "unauthorized", "The webhook's secret does not match the one registered for this account")
-    action = mapping.action(body)
-    if action not in mapping.actions:
+    return body, given if isinstance(given, str) else "", mapping.action(body)
+
+
+def _check(mapping, expected: str | None, given: str, action, whose: str) -> None:
+    if not expected or not secrets.compare_digest(expected.encode(), given.encode()):
+        raise ApiError(401, "unauthorized", f"The webhook's secret does not match the one registered for {whose}")
+    if not isinstance(action, str) or action not in mapping.actions:
         raise ApiError(422, "unknown_action", f"Action '{action}' is not mapped to unified events", param="action")
+
+
+@bp.post("/webhooks/<integration>")
+def receive_for_integration(integration: str):
+    """Webhooks registered per app (`registration.scope: client`): routed by the license they name."""
+    svc = services()
+    mapping = _mapping(integration)
+    title = svc.engines[integration].integration.title
+    if not mapping.per_client:
+        raise not_found(f"{title} webhooks are received per account: POST /webhooks/{integration}/<account id>")
+    env_name = mapping.registration.secret_env
+    expected = current_app.config["UPSTREAM_ENV"].get(env_name)
+    if not expected:
+        raise ApiError(503, "not_configured", f"{title} webhooks are not configured here: set {env_name}")
+    body, given, action = _delivery(mapping)
+    _check(mapping, expected, given, action, f"{title} on this service ({env_name})")
+    license_id = mapping.license(body)
+    targets = store.routed(svc.redis, integration, license_id) if isinstance(license_id, str) and license_id else []
+    if not targets:  # acknowledged, so the helpdesk does not retry it; nobody here may see it
+        observability.WEBHOOKS_RECEIVED.labels(integration, "unknown_license").inc()
+        log.warning("dropped a %s %s webhook: no integrated account is on license %r", integration, action,
+                    license_id)
+        return {"accepted": False, "duplicate": False, "accounts": 0}
+    payload = mapping.payload(body)
+    accepted = [store.accept(svc.redis, account_id, action, payload) for account_id in targets]
+    for ok in accepted:
+        observability.WEBHOOKS_RECEIVED.labels(integration, "accepted" if ok else "duplicate").inc()
+    return {"accepted": any(accepted), "duplicate": not any(accepted), "accounts": len(targets)}
+
+
+@bp.post("/webhooks/<integration>/<account_id>")
+def receive(integration: str, account_id: str):
+    """Webhooks registered per account (`registration.scope: account`)."""
+    svc = services()
+    mapping = _mapping(integration)
+    if mapping.per_client:
+        raise not_found(f"{svc.engines[integration].integration.title} webhooks are received for the whole "
+                        f"integration: POST /webhooks/{integration}")
+    record = accounts.get(svc.redis, account_id)
+    if record is None or record["integration"] != integration:
+        raise not_found(f"No {integration} integrated account '{account_id}' receives webhooks here")
+    body, given, action = _delivery(mapping)
+    expected = record.get("webhook_secret")
+    _check(mapping, expected and svc.fernet.decrypt(expected.encode()).decode(), given, action, "this account")
     accepted = store.accept(svc.redis, account_id, action, mapping.payload(body))
     observability.WEBHOOKS_RECEIVED.labels(integration, "accepted" if accepted else "duplicate").inc()
     return {"accepted": accepted, "duplicate": not accepted}
-
-
-def register_account_webhooks(engine, record: dict, mapping) -> dict:
-    """(Re-)register this service's receiver URL with the helpdesk for one account (the mapping's steps)."""
-    svc = services()
-    reg = mapping.registration
-    client_id = engine.upstream.client_id
-    if reg is None:
-        return {"webhooks": f"not registered: {engine.integration.title} webhooks are set up in the helpdesk"}
-    if reg.needs_oauth_client and not client_id:
-        return {"webhooks": "not registered: set the OAuth client id to register webhooks"}
-    unregister_account_webhooks(engine, record, mapping)
-    secret = secrets.token_urlsafe(32)
-    url = receiver_url(record)
-    account = account_from(record, accounts.credentials(svc.fernet, record))
-    bindings = {"secret": secret, "url": url, "client_id": client_id, "version": record["api_version"],
-                "actions": list(mapping.actions), "steps": {}}
-    run = writes.steps_run(engine, account, reg.register, bindings)
-    ids = run.eval(reg.ids)
-    ids = [] if ids is None else ids if isinstance(ids, list) else [ids]
-    svc.redis.hset(accounts.key(record["id"]), mapping={
-        "webhook_secret": svc.fernet.encrypt(secret.encode()).decode(), "webhook_ids": json.dumps(ids)})
-    return {"webhooks": f"registered {len(mapping.actions)} actions at {url}"}
-
-
-def unregister_account_webhooks(engine, record: dict, mapping) -> None:
-    """Undo the registration (the mapping's unregister steps, once per kept id); failures are only logged."""
-    svc = services()
-    ids = json.loads(record.get("webhook_ids") or "[]")
-    reg = mapping.registration if mapping else None
-    if not ids or reg is None:
-        return
-    account = account_from(record, accounts.credentials(svc.fernet, record))
-    for hook_id in ids:
-        bindings = {"id": hook_id, "url": receiver_url(record), "client_id": engine.upstream.client_id,
-                    "version": record["api_version"], "steps": {}}
-        try:
-            writes.steps_run(engine, account, reg.unregister, bindings)
-        except ApiError as err:
-            log.warning("could not unregister webhook %s: %s", hook_id, err.message)
-    svc.redis.hdel(accounts.key(record["id"]), "webhook_ids")
-
-
-def receiver_url(record: dict) -> str:
-    return f"{current_app.config['PUBLIC_URL']}/webhooks/{record['integration']}/{record['id']}"
 
 
 # --- out --------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def _livechat() -> Profile:
         knobs = {"rate_limit": args.rate_limit, "latency_ms": args.latency_ms, "fault_rate": args.fault_rate,
                  "error_status": args.error_status, "token_ttl": args.token_ttl}
         return SandboxOptions(host=args.host, port=args.port, seed=args.seed, chats=args.chats, tls=args.tls,
-                              knobs=knobs)
+                              knobs=knobs, licenses=args.licenses)
 
     return Profile(
         "LiveChat", options, serve, lambda args: f"{args.chats} chats",
@@ -66,6 +66,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=1, help="seed for the generated data")
     p.add_argument("--chats", type=int, default=300, help="number of seeded chats (livechat)")
     p.add_argument("--rooms", type=int, default=300, help="number of seeded rooms (rocketchat)")
+    p.add_argument("--licenses", type=int, default=1, help="livechat: number of licenses (organizations)")
     p.add_argument("--tls", action="store_true", help="serve https with a self-signed certificate")
     p.add_argument("--rate-limit", type=float, default=0.0, help="requests per second (0: off)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added to every API call")

@@ -56,6 +56,27 @@ def ack_inbound(r, entry_id: str) -> None:
     r.xack(INBOUND, PROCESSORS, entry_id)
 
 
+# --- routing by license (webhooks registered per app, not per account) ------------------------
+def _license(integration: str, license_id: str) -> str:
+    return f"ut:wh:license:{{{integration}:{license_id}}}"
+
+
+def route_add(r, integration: str, license_id: str, account_id: str) -> None:
+    r.sadd(_license(integration, license_id), account_id)
+
+
+def route_remove(r, integration: str, license_id: str, account_id: str) -> int:
+    """Forget the account; how many accounts remain on its license."""
+    key = _license(integration, license_id)
+    r.srem(key, account_id)
+    return r.scard(key)
+
+
+def routed(r, integration: str, license_id: str) -> list[str]:
+    """The accounts on a license: where its deliveries go."""
+    return sorted(r.smembers(_license(integration, license_id)))
+
+
 # --- subscriptions ----------------------------------------------------------------------------
 def create_subscription(r, fernet, tenant: str, url: str, events: list[str]) -> tuple[dict, str]:
     sub_id = secrets.token_hex(12)

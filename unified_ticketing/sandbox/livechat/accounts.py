@@ -170,7 +170,8 @@ def _evict_oldest(tokens: dict, account_id: str, client_id: str) -> None:
 def _token_info(sandbox, tok: AccessToken, include_refresh: bool) -> dict:
     out = {
         "access_token": tok.token, "account_id": tok.account_id, "client_id": tok.client_id,
-        "expires_in": max(0, int(tok.expires_at - time.time())), "organization_id": sandbox.store.organization_id,
+        "expires_in": max(0, int(tok.expires_at - time.time())),
+        "organization_id": sandbox.registry.licenses.get(tok.account_id, sandbox.store.organization_id),
         "scope": ",".join(tok.scopes), "token_type": "Bearer",
     }
     if include_refresh:

@@ -19,7 +19,7 @@ from .auth import ALL_SCOPES, Registry, new_token, require
 from .errors import LiveChatError, render
 from .knobs import Knobs, Stats, TokenBucket, pick_fault
 from .methods import REGISTRY, Call
-from .seed import seed_store, seeded_file_bytes
+from .seed import AGENTS, seed_store, seeded_file_bytes
 from .state import Store
 from .webhooks import Dispatcher
 
@@ -35,10 +35,12 @@ class SandboxOptions:
     chats: int = 300
     tls: bool = False
     knobs: dict = field(default_factory=dict)
+    licenses: int = 1  # more licenses (organizations) besides the first, each with its own agents and chats
 
 
 class Sandbox:
-    """One LiveChat license with its agents' credentials, knobs and statistics."""
+    """LiveChat licenses (the first one, `store`, plus `--licenses` - 1 more) with their agents'
+    credentials, the OAuth clients (owned by the first license's organization), knobs and statistics."""
 
     def __init__(self, options: SandboxOptions):
         self.options = options
@@ -77,12 +79,47 @@ class Sandbox:
             self.clients[kind] = client_id
             self.registry.clients[client_id] = {
                 "secret": rng.randbytes(24).hex(), "rotating": kind == "pkce", "type": kind}
+        first = self.store.organization_id
+        self.registry.licenses = dict.fromkeys(self.registry.accounts, first)
+        for client in self.registry.clients.values():
+            client["organization_id"] = first  # the app developer's organization owns its client ids
+        self.stores = {first: self.store}
+        self.license_owners = {first: (self.account_id, self.pat)}
+        for n in range(1, self.options.licenses):
+            self._add_license(seed, chats, n)
         self.webhooks.reset()
         self.stats.reset()
 
+    def _add_license(self, seed: int, chats: int, n: int) -> None:
+        """Another organization with its own license, agents (other emails), chats and owner's PAT.
+        Seeded from its own generator, so the first license is the same whatever `--licenses` says."""
+        rng = random.Random(seed * 1_000_003 + n)
+        store = Store(license_id=10_000_000 + rng.randrange(9_000_000),
+                      organization_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+        store.lock = self.store.lock  # one lock for the whole sandbox: callers hold `sandbox.store.lock`
+        store.cdn_base = self.store.cdn_base
+        seed_store(store, seed + n, chats,
+                   [(e.replace("@helpdesk.example", f"@license{n + 1}.example"), *rest) for e, *rest in AGENTS])
+        owner = None
+        for agent in store.agents:
+            account_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            self.registry.accounts[account_id] = agent
+            self.registry.licenses[account_id] = store.organization_id
+            owner = owner or account_id
+        pat = "dal:" + base64.urlsafe_b64encode(rng.randbytes(20)).decode().rstrip("=")
+        self.registry.pats[(owner, pat)] = list(ALL_SCOPES)
+        self.stores[store.organization_id] = store
+        self.license_owners[store.organization_id] = (owner, pat)
+
+    def store_of(self, principal) -> Store:
+        """The license a caller's account belongs to (the first one for the customer side)."""
+        org = getattr(principal, "organization_id", None)
+        return self.stores.get(org, self.store) if org else self.store
+
     def set_base_url(self, base_url: str) -> None:
         self.base_url = base_url
-        self.store.cdn_base = base_url + "/cdn/api/file/lc/att/"
+        for store in self.stores.values():
+            store.cdn_base = base_url + "/cdn/api/file/lc/att/"
 
     def credentials(self) -> dict:
         pkce, server = (self.registry.clients[self.clients[k]] for k in ("pkce", "server"))
@@ -94,7 +131,15 @@ class Sandbox:
             "client_id": self.clients["pkce"], "client_secret": pkce["secret"],
             "server_client_id": self.clients["server"], "server_client_secret": server["secret"],
             "scopes": list(ALL_SCOPES), "api_url": self.base_url, "accounts_url": self.base_url,
+            "licenses": [self._license_credentials(org) for org in self.stores],
         }
+
+    def _license_credentials(self, org: str) -> dict:
+        store, (account_id, pat) = self.stores[org], self.license_owners[org]
+        basic = base64.b64encode(f"{account_id}:{pat}".encode()).decode()
+        return {"license_id": store.license_id, "organization_id": org, "account_id": account_id,
+                "agent_id": self.registry.accounts[account_id], "personal_access_token": pat,
+                "basic_authorization": f"Basic {basic}"}
 
     def mint_pat(self, scopes: list[str], agent_id: str | None = None) -> dict:
         account_id = next((a for a, e in self.registry.accounts.items() if e == agent_id), self.account_id)
@@ -137,10 +182,9 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
 
     @app.get("/cdn/api/file/lc/att/<path:path>")
     def cdn(path: str):
-        with sandbox.store.lock:
-            stored = sandbox.store.files.get(path)
-            if stored is None:
-                stored = _seeded_file(sandbox.store, path)
+        with sandbox.store.lock:  # one CDN for every license
+            stored = next((found for store in sandbox.stores.values()
+                           if (found := store.files.get(path) or _seeded_file(store, path))), None)
         if stored is None:
             abort(404)
         content_type, data = stored
@@ -209,8 +253,9 @@ def _dispatch(sandbox: Sandbox, m, version: str, name: str):
         if not isinstance(body, dict):
             raise LiveChatError("validation", "Request body must be a JSON object")
         files = None
-    with sandbox.store.lock, sandbox.webhooks.batch():  # webhook payloads show the state the call left
-        result = m.handler(Call(sandbox, principal, body, version, files))
+    call = Call(sandbox, principal, body, version, files)
+    with sandbox.store.lock, sandbox.webhooks.batch(call.store):  # payloads show the state the call left
+        result = m.handler(call)
     resp = jsonify(result)
     if version in LEGACY_HEADER:
         resp.headers["Legacy"] = LEGACY_HEADER[version]

@@ -15,6 +15,7 @@ ALL_SCOPES = (
     "chats--all:ro", "chats--all:rw", "chats--access:ro", "chats--access:rw",
     "customers:ro", "customers:rw", "agents--all:ro", "agents--all:rw", "groups--all:ro", "groups--all:rw",
     "tags--all:ro", "tags--all:rw", "webhooks--all:ro", "webhooks--all:rw", "webhooks.configuration:rw",
+    "webhooks.state:ro", "webhooks.state:rw",
 )
 
 
@@ -40,6 +41,7 @@ class Principal:
     agent_id: str
     scopes: set[str]
     client_id: str | None = None
+    organization_id: str | None = None  # the license the account belongs to
 
 
 @dataclass
@@ -63,13 +65,14 @@ class RefreshToken:
 
 @dataclass
 class Registry:
-    """Accounts, PATs, OAuth clients and live tokens of the sandbox's one license."""
+    """Accounts (of every license), PATs, OAuth clients and live tokens."""
     accounts: dict[str, str] = field(default_factory=dict)  # account_id -> agent id (email)
     pats: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (account_id, token) -> scopes
     clients: dict[str, dict] = field(default_factory=dict)  # client_id -> {secret, rotating}
     access: dict[str, AccessToken] = field(default_factory=dict)
     refresh: dict[str, RefreshToken] = field(default_factory=dict)
     codes: dict[str, dict] = field(default_factory=dict)
+    licenses: dict[str, str] = field(default_factory=dict)  # account_id -> its license's organization_id
 
     def principal(self, header: str | None, now: float) -> Principal:
         if not header:
@@ -82,7 +85,8 @@ class Registry:
                 raise LiveChatError("authentication", "Invalid access token")
             if tok.expires_at <= now:
                 raise LiveChatError("authentication", "Access token expired")
-            return Principal(tok.account_id, self.accounts[tok.account_id], expand(tok.scopes), tok.client_id)
+            return Principal(tok.account_id, self.accounts[tok.account_id], expand(tok.scopes), tok.client_id,
+                             self.licenses.get(tok.account_id))
         if scheme == "basic":
             try:
                 account_id, _, pat = base64.b64decode(cred.strip(), validate=True).decode().partition(":")
@@ -91,7 +95,8 @@ class Registry:
             scopes = self.pats.get((account_id, pat))
             if scopes is None:
                 raise LiveChatError("authentication", "Invalid personal access token")
-            return Principal(account_id, self.accounts[account_id], expand(scopes))
+            return Principal(account_id, self.accounts[account_id], expand(scopes),
+                             organization_id=self.licenses.get(account_id))
         raise LiveChatError("authentication", "Unsupported authorization scheme; use Bearer or Basic")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 
 from . import clock
-from .errors import not_found, validation
+from .errors import LiveChatError, not_found, validation
 from .methods import Call, method
 from .webhooks import ACTIONS
 
@@ -68,7 +68,16 @@ def create_tag(call: Call):
     return {}
 
 
+# --- webhooks ---------------------------------------------------------------------------------
+# Source for every rule below: src/pages/management/configuration-api/index.mdx (v3.6) and
+# v3.5/index.mdx, section "Webhooks", and the SDK's livechat/configuration/api/v36.py docstrings.
+MAX_HOOKS_PER_ACTION = 3  # "One Client ID can register up to three webhooks for every action"
+MAX_URL = 500  # register_webhook `url`: "Maximum: 500 characters"
+
+
 def _owner(call: Call) -> str:
+    """`owner_client_id`: required with a PAT; with a Bearer token it defaults to the token's client
+    (docs: enable/disable/get_license_webhooks_state, "Required only when authorizing via PATs")."""
     owner = call.body.get("owner_client_id") or call.principal.client_id
     if not owner:
         raise validation("owner_client_id: is required when calling with a personal access token")
@@ -77,7 +86,18 @@ def _owner(call: Call) -> str:
     return owner
 
 
-@method("configuration", "register_webhook", scopes=("webhooks--all:rw", "webhooks.configuration:rw"))
+def _owned(call: Call) -> str:
+    """The owner client, which must belong to the caller's organization (register_webhook's
+    `owner_client_id`: "Must be owned by your organization"; list/unregister act on its webhooks).
+    The docs name no error for a client of another organization: the sandbox answers
+    `authorization`, the type LiveChat uses for "not allowed to perform the action"."""
+    owner = _owner(call)
+    if call.sandbox.registry.clients[owner]["organization_id"] != call.principal.organization_id:
+        raise LiveChatError("authorization", "owner_client_id: the client is not owned by your organization")
+    return owner
+
+
+@method("configuration", "register_webhook", scopes=("webhooks.configuration:rw",))
 def register_webhook(call: Call):
     body = call.body
     action, url, secret = body.get("action"), body.get("url"), body.get("secret_key")
@@ -85,28 +105,38 @@ def register_webhook(call: Call):
         raise validation(f"action: must be one of {', '.join(ACTIONS)}")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise validation("url: must be an http(s) URL")
+    if len(url) > MAX_URL:
+        raise validation(f"url: must be at most {MAX_URL} characters")
     if not isinstance(secret, str) or not secret:
         raise validation("secret_key: is required")
-    if body.get("type", "license") not in ("license", "bot"):
-        raise validation("type: must be license or bot")
-    owner = _owner(call)
+    if body.get("type") not in ("license", "bot"):  # `type` is a required parameter
+        raise validation("type: is required and must be license or bot")
+    owner = _owned(call)
+    hooks = call.sandbox.webhooks.webhooks
+    if sum(h["owner_client_id"] == owner and h["action"] == action for h in hooks.values()) >= MAX_HOOKS_PER_ACTION:
+        # the documented error type for "would exceed the limit" (src/constants/index.js, ERRORS)
+        raise LiveChatError("limit_reached", f"Limit reached: a client id registers at most "
+                            f"{MAX_HOOKS_PER_ACTION} webhooks for the action {action}")
     hook = {"id": secrets.token_hex(16), "action": action, "url": url, "secret_key": secret,
-            "owner_client_id": owner, "type": body.get("type", "license"),
+            "owner_client_id": owner, "type": body["type"],
             "filters": body.get("filters") or {}, "additional_data": body.get("additional_data") or [],
             "description": body.get("description", "")}
-    call.sandbox.webhooks.webhooks[hook["id"]] = hook
+    hooks[hook["id"]] = hook
     return {"id": hook["id"]}
 
 
-@method("configuration", "list_webhooks", scopes=("webhooks--all:ro", "webhooks.configuration:rw"))
+@method("configuration", "list_webhooks", scopes=("webhooks.configuration:rw",))
 def list_webhooks(call: Call):
-    owner = _owner(call)
-    return [dict(h) for h in call.sandbox.webhooks.webhooks.values() if h["owner_client_id"] == owner]
+    owner = _owned(call)
+    # the documented answer (payloads/management/v3.5 and v3.6/.../webhooks/listWebhooks.json) has no
+    # secret_key: the sandbox leaves it out too, so nothing can come to depend on reading it back
+    return [{k: v for k, v in h.items() if k != "secret_key"} for h in call.sandbox.webhooks.webhooks.values()
+            if h["owner_client_id"] == owner]
 
 
-@method("configuration", "unregister_webhook", scopes=("webhooks--all:rw", "webhooks.configuration:rw"))
+@method("configuration", "unregister_webhook", scopes=("webhooks.configuration:rw",))
 def unregister_webhook(call: Call):
-    owner = _owner(call)
+    owner = _owned(call)
     hook = call.sandbox.webhooks.webhooks.get(call.body.get("id"))
     if hook is None or hook["owner_client_id"] != owner:
         raise not_found("Webhook not found")
@@ -114,20 +144,21 @@ def unregister_webhook(call: Call):
     return {}
 
 
-@method("configuration", "enable_license_webhooks", scopes=("webhooks--all:rw", "webhooks.configuration:rw"))
+# Enabling is per license (the caller's), for any client: a customer enables the app's webhooks.
+# Licenses start disabled: the sandbox does not model installing an app (which enables them).
+@method("configuration", "enable_license_webhooks", scopes=("webhooks.state:rw",))
 def enable_license_webhooks(call: Call):
-    call.sandbox.webhooks.enabled.add(_owner(call))
+    call.sandbox.webhooks.enabled.add((_owner(call), call.principal.organization_id))
     return {}
 
 
-@method("configuration", "disable_license_webhooks", scopes=("webhooks--all:rw", "webhooks.configuration:rw"))
+@method("configuration", "disable_license_webhooks", scopes=("webhooks.state:rw",))
 def disable_license_webhooks(call: Call):
-    call.sandbox.webhooks.enabled.discard(_owner(call))
+    call.sandbox.webhooks.enabled.discard((_owner(call), call.principal.organization_id))
     return {}
 
 
-@method("configuration", "get_license_webhooks_state", scopes=("webhooks--all:ro", "webhooks.configuration:rw"))
+@method("configuration", "get_license_webhooks_state", scopes=("webhooks.state:ro",))
 def get_license_webhooks_state(call: Call):
-    return {"license_webhooks_enabled": _owner(call) in call.sandbox.webhooks.enabled}
-
-
+    return {"license_webhooks_enabled": (_owner(call), call.principal.organization_id)
+            in call.sandbox.webhooks.enabled}

@@ -28,7 +28,8 @@ class Call:
 
     @property
     def store(self):
-        return self.sandbox.store
+        """The license of the caller's account."""
+        return self.sandbox.store_of(self.principal)
 
 
 REGISTRY: dict[tuple[str, str], Method] = {}

@@ -81,10 +81,10 @@ def make_id(rng: random.Random) -> str:
     return "".join(rng.choice(ID_ALPHABET) for _ in range(10))
 
 
-def seed_store(store: Store, seed: int, chats: int) -> None:
+def seed_store(store: Store, seed: int, chats: int, agents: list = AGENTS) -> None:
     """Fill an empty store with agents, groups, tags, customers and `chats` chats."""
     rng = random.Random(seed)
-    for i, (email, name, role, title) in enumerate(AGENTS):
+    for i, (email, name, role, title) in enumerate(agents):
         store.agents[email] = {
             "id": email, "name": name, "role": role, "job_title": title,
             "avatar_path": f"https://cdn.livechat-files.com/api/file/avatars/{i}.png",
@@ -96,7 +96,7 @@ def seed_store(store: Store, seed: int, chats: int) -> None:
                      "routing_status": "accepting_chats"} for gid, name in GROUPS]
     tag_created = clock.fmt(TIMELINE_END_US - TIMELINE_DAYS * 86_400_000_000 - 86_400_000_000)
     for name, gids in TAGS:
-        store.tags[name] = {"name": name, "group_ids": gids, "author_id": AGENTS[0][0], "created_at": tag_created}
+        store.tags[name] = {"name": name, "group_ids": gids, "author_id": agents[0][0], "created_at": tag_created}
 
     n_customers = max(1, int(chats * 0.8) + 5)
     span = TIMELINE_DAYS * 86_400_000_000
@@ -110,7 +110,7 @@ def seed_store(store: Store, seed: int, chats: int) -> None:
     # Customers in creation order make list_customers deterministic; chats carry threads.
     for customer in customers:
         store.add_customer(customer)
-    agent_ids = [a[0] for a in AGENTS]
+    agent_ids = [a[0] for a in agents]
     for first, customer in chat_rows:
         _add_seeded_chat(store, rng, customer, first, agent_ids)
     for customer in customers:

@@ -1,6 +1,12 @@
 """Webhook delivery: registered and license-enabled webhooks get the documented envelope
 `{webhook_id, secret_key, action, organization_id, payload, additional_data}`.
 
+Webhooks belong to a Client ID, not to a license; a license receives them only once it enabled
+that client's webhooks, and each delivery names the license it is about by `organization_id`
+(docs: src/pages/management/configuration-api/index.mdx, "Webhooks" and "Enable License
+Webhooks"; the general webhook format there). So one URL registered for a client gets the
+events of every license that enabled it: the receiver must route by `organization_id`.
+
 LiveChat's retry policy: a delivery answered with anything but 200 (or not answered within the
 timeout) is retried, by default 3 more times within about a minute, then dropped.
 
@@ -35,37 +41,38 @@ class Dispatcher:
     def reset(self) -> None:
         """Forget webhooks and queued deliveries; a delivery in flight neither retries nor counts."""
         self.webhooks: dict[str, dict] = {}
-        self.enabled: set[str] = set()
+        self.enabled: set[tuple[str, str]] = set()  # (owner_client_id, organization_id) pairs
         self.deliveries.reset()
 
     # --- producing ----------------------------------------------------------------------------
     @contextmanager
-    def batch(self):
-        """Hold this thread's emits until the block ends, then snapshot and queue them in order."""
+    def batch(self, store=None):
+        """Hold this thread's emits (about `store`'s license; default the first) until the block
+        ends, then snapshot and queue them in order."""
         if getattr(self.local, "pending", None) is not None:
             yield
             return
-        self.local.pending = []
+        self.local.pending, self.local.store = [], store
         try:
             yield
         finally:
-            pending, self.local.pending = self.local.pending, None
+            pending, self.local.pending, self.local.store = self.local.pending, None, None
             for args in pending:
                 self._emit_now(*args)
 
     def emit(self, action: str, payload: dict, author_type: str | None = None) -> None:
-        """Queue a delivery of `action` to every matching webhook whose owner enabled license webhooks."""
+        """Queue a delivery of `action` to every matching webhook whose owner this license enabled."""
+        store = getattr(self.local, "store", None) or self.sandbox.store
         pending = getattr(self.local, "pending", None)
         if pending is not None:
-            pending.append((action, payload, author_type))
+            pending.append((action, payload, author_type, store))
         else:
-            self._emit_now(action, payload, author_type)
+            self._emit_now(action, payload, author_type, store)
 
-    def _emit_now(self, action: str, payload: dict, author_type: str | None) -> None:
-        store = self.sandbox.store
+    def _emit_now(self, action: str, payload: dict, author_type: str | None, store) -> None:
         with store.lock:
             hooks = [h for h in self.webhooks.values() if h["action"] == action
-                     and h["owner_client_id"] in self.enabled]
+                     and (h["owner_client_id"], store.organization_id) in self.enabled]
             if not hooks:
                 return
             payload = copy.deepcopy(payload)
@@ -76,14 +83,13 @@ class Dispatcher:
                 envelope = {
                     "webhook_id": hook["id"], "secret_key": hook["secret_key"], "action": action,
                     "organization_id": store.organization_id, "payload": payload,
-                    "additional_data": self._additional_data(hook, payload),
+                    "additional_data": self._additional_data(store, hook, payload),
                 }
                 self.deliveries.schedule(0, (hook["url"], envelope))
 
-    def _additional_data(self, hook: dict, payload: dict) -> dict:
+    def _additional_data(self, store, hook: dict, payload: dict) -> dict:
         """What the webhook asked for with `additional_data` at registration, for the chat concerned."""
         wanted = hook.get("additional_data") or []
-        store = self.sandbox.store
         chat_id = payload.get("chat_id") or (payload.get("chat") or {}).get("id")
         chat = store.chats.get(chat_id) if isinstance(chat_id, str) else None
         out = {}
