@@ -48,6 +48,9 @@ def test_a_key_limited_to_an_account_sees_only_that_account(service, sandbox):
     error(limited.get(f"/integrated-accounts/{other}"), 404)
     err = error(limited.post("/integrated-accounts", json={"integration": "livechat", "credentials": {}}), 403)
     assert err["type"] == "key_limited_to_accounts"
+    # subscriptions receive every account's events: not for a key limited to some
+    error(limited.post("/webhook-subscriptions", json={"url": "https://hooks.example.com/x", "events": ["*"]}), 403)
+    error(limited.get("/webhook-subscriptions"), 403)
 
 
 def test_revoking_a_key_ends_it_at_once_on_every_server(service, sandbox, redis_server_url):

@@ -7,12 +7,13 @@ from urllib.parse import urlsplit
 from tests.conftest import error
 
 
-def raw_post(base_url: str, path: str, announced: int, sent: bytes, content_type: str = "application/json") -> bytes:
+def raw_post(base_url: str, path: str, announced: int, sent: bytes, content_type: str = "application/json",
+             extra_headers: str = "") -> bytes:
     """POST `sent` while announcing `announced` bytes, then read the answer (the rest is never sent)."""
     parts = urlsplit(base_url)
     with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
         conn.sendall(f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: {content_type}\r\n"
-                     f"Content-Length: {announced}\r\nConnection: close\r\n\r\n".encode() + sent)
+                     f"Content-Length: {announced}\r\n{extra_headers}Connection: close\r\n\r\n".encode() + sent)
         answer = b""
         while b"\r\n\r\n" not in answer:
             chunk = conn.recv(65536)

@@ -14,3 +14,8 @@ def test_a_server_url_the_parsers_refuse_is_a_400(tenant, url):
     resp = tenant.post("/integrated-accounts", json={"integration": "rocketchat", "credentials": {
         "type": "personal_access_token", "server_url": url, "user_id": "u", "auth_token": "t"}})
     error(resp, 400, "credentials.server_url")
+
+
+@pytest.mark.parametrize("url", BAD_URLS + ["http://\u2100.example.com/hook"])
+def test_a_subscriber_url_the_parsers_refuse_is_a_400(tenant, url):
+    error(tenant.post("/webhook-subscriptions", json={"url": url, "events": ["*"]}), 400, "url")

@@ -43,3 +43,28 @@ def test_private_addresses_in_disguise_are_refused_as_subscribers(redis_server_u
         client = new_tenant(base, "disguise")
         err = error(client.post("/webhook-subscriptions", json={"url": url, "events": ["*"]}), 400, "url")
         assert "private address" in err["message"]
+
+
+def test_a_subscriber_that_now_resolves_to_a_private_address_gets_nothing(redis_server_url):
+    """The worker resolves a subscriber's host again at delivery: accepted while private URLs were allowed,
+    the same URL gets no delivery from a worker that allows only public ones, and the attempt is logged."""
+    from tests.service.test_webhooks import Receiver
+    from unified_ticketing.state import webhooks as store
+    from unified_ticketing.worker import Worker
+
+    receiver = Receiver()
+    try:
+        with running_service({"REDIS_URL": redis_server_url, **CONFIG, "ALLOW_PRIVATE_WEBHOOKS": True}) as (_, base):
+            client = new_tenant(base, "rebind-hooks")
+            sub = client.post("/webhook-subscriptions", json={"url": receiver.url, "events": ["*"]}).json()
+        with running_service({"REDIS_URL": redis_server_url, **CONFIG, "ALLOW_PRIVATE_WEBHOOKS": False}) as (app, _):
+            store.enqueue(app.extensions["unified"].redis, sub["id"], "d-rebind", '{"id": "d-rebind"}')
+            worker = Worker(app, "strict-worker")
+            for _ in range(3):
+                worker.deliver_due()
+            log = store.read_log(app.extensions["unified"].redis, sub["id"], "d-rebind")
+        assert receiver.bodies == []
+        assert log and log["attempts"] and log["attempts"][0]["outcome"] == "ConnectionError"
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()

@@ -112,6 +112,19 @@ def test_a_wrong_token_or_an_unmapped_type_stores_nothing(stack):
     assert svc.redis.xlen("ut:wh:in") == before
 
 
+def test_a_forged_header_token_is_refused_before_the_body_is_read(stack):
+    """Rocket.Chat sends its token in a header, so a forged delivery is refused from its headers alone (issue
+    19 item 2): announce 4 MB (within the webhook limit), send a few bytes, get the 401 at once."""
+    from tests.service.test_body_limits import raw_post
+
+    account = connect_rocketchat(stack["client"], stack["sandbox"])
+    started = time.monotonic()
+    answer = raw_post(stack["base"], f"/webhooks/rocketchat/{account}", 4 << 20, b'{"type": "Message"',
+                      extra_headers="X-RocketChat-Livechat-Token: forged\r\n")
+    assert answer.startswith(b"HTTP/1.1 401"), answer[:200]
+    assert time.monotonic() - started < 5
+
+
 def test_a_workspace_webhook_of_someone_else_is_never_replaced(stack):
     sandbox, client = stack["sandbox"], stack["client"]
     assert rc_api(sandbox, "POST", "settings/Livechat_webhookUrl",

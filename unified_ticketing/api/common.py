@@ -30,6 +30,14 @@ def require_tenant() -> str:
     return found.tenant
 
 
+def tenant_wide(what: str) -> None:
+    """A 403 when the request's key is limited to some accounts: `what` spans every account of the tenant."""
+    key = g.get("api_key")
+    if key is not None and key.accounts:
+        raise ApiError(403, "key_limited_to_accounts", f"{what[0].upper() + what[1:]} cover every integrated account "
+                       "of the tenant; this API key is limited to some. Use a key without --account")
+
+
 def key_reaches(account_id: str) -> bool:
     """Whether the request's API key may use this integrated account (keys may be limited to some)."""
     key = g.get("api_key")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, request
 
@@ -15,8 +14,9 @@ from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import SubscriptionCreate
 from ..state import accounts
 from ..state import webhooks as store
+from ..urls import http_url
 from .addresses import check_public
-from .common import load_body, require_tenant, services
+from .common import load_body, require_tenant, services, tenant_wide
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger(__name__)
@@ -34,20 +34,30 @@ def _mapping(integration: str):
     return mapping
 
 
-def _delivery(mapping) -> tuple[dict, str, str]:
-    """(body, given secret, action) of the delivery being received; 400 when it is not a JSON object."""
+def _delivery(mapping, expected: str | None, whose: str) -> tuple[dict, str]:
+    """(body, action) of the delivery being received, once its secret matches `expected`.
+
+    When the secret travels in a header (the mapping's secret expression finds it without a body), it is
+    checked before the body is read: a forged delivery costs us its headers only."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    early = mapping.secret({}, headers=headers)
+    if isinstance(early, str) and early:
+        _verify(expected, early, whose)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise bad_request("Send the webhook as a JSON object", "body")
-    given = mapping.secret(body, headers={k.lower(): v for k, v in request.headers.items()})
-    return body, given if isinstance(given, str) else "", mapping.action(body)
-
-
-def _check(mapping, expected: str | None, given: str, action, whose: str) -> None:
-    if not expected or not secrets.compare_digest(expected.encode(), given.encode()):
-        raise ApiError(401, "unauthorized", f"The webhook's secret does not match the one registered for {whose}")
+    if not (isinstance(early, str) and early):
+        given = mapping.secret(body, headers=headers)
+        _verify(expected, given if isinstance(given, str) else "", whose)
+    action = mapping.action(body)
     if not isinstance(action, str) or action not in mapping.actions:
         raise ApiError(422, "unknown_action", f"Action '{action}' is not mapped to unified events", param="action")
+    return body, action
+
+
+def _verify(expected: str | None, given: str, whose: str) -> None:
+    if not expected or not secrets.compare_digest(expected.encode(), given.encode()):
+        raise ApiError(401, "unauthorized", f"The webhook's secret does not match the one registered for {whose}")
 
 
 @bp.post("/webhooks/<integration>")
@@ -62,8 +72,7 @@ def receive_for_integration(integration: str):
     expected = current_app.config["UPSTREAM_ENV"].get(env_name)
     if not expected:
         raise ApiError(503, "not_configured", f"{title} webhooks are not configured here: set {env_name}")
-    body, given, action = _delivery(mapping)
-    _check(mapping, expected, given, action, f"{title} on this service ({env_name})")
+    body, action = _delivery(mapping, expected, f"{title} on this service ({env_name})")
     license_id = mapping.license(body)
     targets = store.routed(svc.redis, integration, license_id) if isinstance(license_id, str) and license_id else []
     if not targets:  # acknowledged, so the helpdesk does not retry it; nobody here may see it
@@ -89,9 +98,8 @@ def receive(integration: str, account_id: str):
     record = accounts.get(svc.redis, account_id)
     if record is None or record["integration"] != integration:
         raise not_found(f"No {integration} integrated account '{account_id}' receives webhooks here")
-    body, given, action = _delivery(mapping)
     expected = record.get("webhook_secret")
-    _check(mapping, expected and svc.fernet.decrypt(expected.encode()).decode(), given, action, "this account")
+    body, action = _delivery(mapping, expected and svc.fernet.decrypt(expected.encode()).decode(), "this account")
     accepted = store.accept(svc.redis, account_id, action, mapping.payload(body))
     observability.WEBHOOKS_RECEIVED.labels(integration, "accepted" if accepted else "duplicate").inc()
     return {"accepted": accepted, "duplicate": not accepted}
@@ -99,15 +107,16 @@ def receive(integration: str, account_id: str):
 
 # --- out --------------------------------------------------------------------------------------
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise bad_request("url must be an absolute http(s) URL", "url")
+    if http_url(url) is None:
+        raise bad_request("url must be an absolute http(s) URL with a valid host name or address and port, no "
+                          "user part, spaces or backslashes", "url")
     if not current_app.config["ALLOW_PRIVATE_WEBHOOKS"]:
         check_public(url, "url", "webhooks go to public URLs")
     return url
 
 
 def _owned(sub_id: str, tenant: str) -> dict:
+    tenant_wide("webhook subscriptions")
     record = store.subscription(services().redis, sub_id)
     if record is None or record["tenant"] != tenant:
         raise not_found(f"No webhook subscription '{sub_id}'")
@@ -117,6 +126,7 @@ def _owned(sub_id: str, tenant: str) -> dict:
 @bp.post("/webhook-subscriptions")
 def subscribe():
     tenant = require_tenant()
+    tenant_wide("webhook subscriptions")
     body = load_body(SubscriptionCreate())
     unknown = [e for e in body["events"] if e not in EVENTS and e != "*"]
     if unknown:
@@ -129,7 +139,9 @@ def subscribe():
 
 @bp.get("/webhook-subscriptions")
 def subscriptions():
-    items = [store.public_subscription(s) for s in store.subscriptions_of(services().redis, require_tenant())]
+    tenant = require_tenant()
+    tenant_wide("webhook subscriptions")
+    items = [store.public_subscription(s) for s in store.subscriptions_of(services().redis, tenant)]
     return {"result": items, "next_cursor": None, "prev_cursor": None, "result_count": len(items)}
 
 
