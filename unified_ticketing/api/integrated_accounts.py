@@ -3,6 +3,7 @@ import json
 
 from flask import Blueprint, current_app, g
 
+from ..engine.expressions import ExpressionFailed
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import IntegratedAccountCreate
 from ..state import accounts
@@ -74,6 +75,7 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
                            "unless the server lives under one)", param=f"credentials.{field}",
                            remote=err.remote) from None
         raise
+    info = {**identify(engine, auth_type, creds, version), **info}  # what the token answer said wins
     svc = services()
     account = accounts.create(svc.redis, svc.fernet, tenant, integration.name, version, {"type": auth_type, **creds},
                               info=info)
@@ -88,6 +90,35 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
         svc.redis.hset(accounts.key(account["id"]), "info", json.dumps({**info, **note}))
         account = accounts.public(accounts.get(svc.redis, account["id"]))
     return account
+
+
+def identify(engine, auth_type: str, creds: dict, version: str) -> dict:
+    """The account's context from the integration's `identity` call: whose credentials these are."""
+    spec, title = engine.integration.identity, engine.integration.title
+    if spec is None:
+        return {}
+    request = spec.request.prepare(None, version=version)
+    try:
+        answer = engine.upstream.call(auth_type, creds, request, base_url=engine.upstream.identity_url)
+    except ApiError as err:
+        if err.status in (401, 403):
+            raise ApiError(422, "invalid_credentials", f"{title} accepted these credentials but would not say "
+                           f"whose they are ({request.method} {request.path}): {err.message}",
+                           param="credentials", remote=err.remote) from None
+        raise
+    context = {}
+    for name, expr in spec.context.items():
+        try:
+            value = expr(answer)
+        except ExpressionFailed:
+            value = None
+        if isinstance(value, str) and value or isinstance(value, int | float) and not isinstance(value, bool):
+            context[name] = value
+    missing = sorted(set(spec.context) - set(context))
+    if missing:
+        raise ApiError(502, "upstream_error", f"{title} answered {spec.request.path} without "
+                       f"{', '.join(missing)}; the account cannot be connected without it")
+    return context
 
 
 @bp.get("/integrated-accounts")

@@ -6,7 +6,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..engine import files, writes
-from ..engine.executor import Account, Options
+from ..engine.executor import Options, account_from
 from ..engine.loader import RESOURCES
 from ..engine.query import parse_bool, parse_filters, parse_limit
 from ..errors import ApiError, bad_request, not_found
@@ -29,8 +29,7 @@ def _context(resource: str):
     record = owned_account(account_id, tenant)
     svc = services()
     engine = svc.engines[record["integration"]]
-    account = Account(id=record["id"], tenant=tenant, version=record["api_version"], auth_type=record["auth_type"],
-                      credentials={k: v for k, v in accounts.credentials(svc.fernet, record).items() if k != "type"})
+    account = account_from(record, accounts.credentials(svc.fernet, record))
     fmt = request.args.get("format", "unified")
     if fmt not in ("unified", "raw"):
         raise bad_request(f"format must be unified or raw; got '{fmt}'", "format")
