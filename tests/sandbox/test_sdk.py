@@ -285,3 +285,16 @@ def test_sdk_requester_must_be_a_chat_user(fresh_sandbox, clients, version):
     closed = agent.add_user_to_chat(chat_id=chat_id, user_id=me, user_type="agent", visibility="all",
                                     ignore_requester_presence=True)
     assert closed.status_code == 422 and error_of(closed)["type"] == "chat_inactive"
+
+
+def test_sdk_reaches_a_fra_license_only_with_x_region(fresh_sandbox, clients):
+    creds = fresh_sandbox.admin("POST", "reset", json={"region": "fra"})
+    try:
+        agent = clients(fresh_sandbox, version="3.6")
+        resp = agent.list_chats(limit=1)
+        assert resp.status_code == 421 and error_of(resp) == {"type": "misdirected_request", "message": "Wrong region",
+                                                              "data": {"region": "fra"}}
+        agent.modify_header({"X-Region": creds["personal_access_token"].split(":")[0]})
+        assert ok(agent.list_chats(limit=1))["chats_summary"]
+    finally:
+        fresh_sandbox.admin("POST", "reset")
