@@ -512,3 +512,30 @@ def test_a_token_without_its_region_prefix_is_refused_naming_the_region(oauth_se
     assert resp.status_code == 422, resp.text
     err = resp.json()["error"]
     assert err["type"] == "upstream_misdirected_request" and "region fra" in err["message"]
+
+
+def test_an_account_connected_before_identity_learns_it_on_its_first_write(oauth_service, sandbox_knobs,
+                                                                            redis_server_url):
+    """Accounts stored by an earlier release have no agent_id: their first write asks LiveChat and keeps it."""
+    import json
+
+    import redis
+
+    from tests.conftest import connect_pat, lc_call
+
+    me = sandbox_knobs.admin("GET", "credentials")["agent_id"]
+    client = new_tenant(oauth_service, "old-account-co")
+    account = connect_pat(client, sandbox_knobs)
+    r = redis.Redis.from_url(redis_server_url)
+    r.hset(f"ut:{{acct:{account}}}:account", "info", json.dumps({}))  # as the previous release stored it
+    r.close()
+    assert client.get(f"/integrated-accounts/{account}").json()["context"] == {}
+    chat_id, _ = _colleagues_chat(sandbox_knobs)
+    for text in ("first", "second"):
+        resp = client.request("POST", "/unified/ticketing/comments", params={"integrated_account_id": account},
+                              json={"ticket_id": chat_id, "body": text})
+        assert resp.status_code == 201, resp.text
+    assert client.get(f"/integrated-accounts/{account}").json()["context"]["agent_id"] == me
+    authors = [e.get("author_id") for e in lc_call(sandbox_knobs, "get_chat", {"chat_id": chat_id}).json()[
+        "thread"]["events"] if e.get("text") in ("first", "second")]
+    assert authors == [me, me]

@@ -1,5 +1,6 @@
 """Integrated accounts: a tenant's connections to helpdesk accounts. Another tenant's account is a 404."""
 import json
+import logging
 
 from flask import Blueprint, current_app, g
 
@@ -11,6 +12,7 @@ from .addresses import check_public
 from .common import load_body, require_tenant, services
 
 bp = Blueprint("integrated_accounts", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.post("/integrated-accounts")
@@ -92,14 +94,15 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
     return account
 
 
-def identify(engine, auth_type: str, creds: dict, version: str) -> dict:
+def identify(engine, auth_type: str, creds: dict, version: str, account_id: str | None = None) -> dict:
     """The account's context from the integration's `identity` call: whose credentials these are."""
     spec, title = engine.integration.identity, engine.integration.title
     if spec is None:
         return {}
     request = spec.request.prepare(None, version=version)
     try:
-        answer = engine.upstream.call(auth_type, creds, request, base_url=engine.upstream.identity_url)
+        answer = engine.upstream.call(auth_type, creds, request, base_url=engine.upstream.identity_url,
+                                      account_id=account_id)
     except ApiError as err:
         if err.status in (401, 403):
             raise ApiError(422, "invalid_credentials", f"{title} accepted these credentials but would not say "
@@ -119,6 +122,21 @@ def identify(engine, auth_type: str, creds: dict, version: str) -> dict:
         raise ApiError(502, "upstream_error", f"{title} answered {spec.request.path} without "
                        f"{', '.join(missing)}; the account cannot be connected without it")
     return context
+
+
+def complete_identity(engine, account) -> None:
+    """Learn, once, the identity of an account connected before the integration asked for it (its
+    writes need it). Best effort: if the helpdesk will not say, the write's mapping reports it."""
+    spec = engine.integration.identity
+    if spec is None or set(spec.context) <= set(account.context):
+        return
+    try:
+        learnt = identify(engine, account.auth_type, account.credentials, account.version, account.id)
+    except ApiError as err:
+        log.warning("could not learn the identity of account %s: %s", account.id, err.message)
+        return
+    account.context = {**learnt, **account.context}
+    accounts.set_info(services().redis, account.id, account.context)
 
 
 @bp.get("/integrated-accounts")

@@ -14,7 +14,7 @@ from ..schemas.requests import first_error
 from ..schemas.writes import BODIES, file_fields
 from ..state import accounts, idempotency
 from .common import load_body, require_tenant, services
-from .integrated_accounts import owned_account
+from .integrated_accounts import complete_identity, owned_account
 
 bp = Blueprint("unified", __name__, url_prefix="/unified/ticketing")
 
@@ -91,6 +91,7 @@ def _write(resource: str, method: str, record_id: str | None):
     else:
         payload, uploads = load_body(schema), {}
     status = 201 if method == "create" else 200
+    complete_identity(engine, account)
 
     def perform(reconcile_first: bool) -> idempotency.Outcome:
         record = writes.run(engine, account, op, payload=payload, record_id=record_id,
