@@ -53,7 +53,8 @@ def engine_for(name: str):
 
 
 def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dict, info: dict) -> dict:
-    """Check credentials against the helpdesk, then store the account (credentials encrypted)."""
+    """Check credentials against the helpdesk, learn whose they are (`identity`), then store the account
+    (credentials encrypted)."""
     integration = engine.integration
     version = version or integration.default_version
     if version not in integration.versions:
