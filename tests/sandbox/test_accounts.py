@@ -354,3 +354,61 @@ def test_bad_credentials_are_authentication_errors(fresh_sandbox, creds):
     resp = requests.post(f"{fresh_sandbox.base_url}/v3.5/agent/action/list_archives", json={}, verify=False,
                          timeout=30)
     assert resp.json()["error"]["type"] == "authentication"
+
+
+# --- who the credentials belong to -------------------------------------------------------------------
+def account_me(sb, auth: str) -> requests.Response:
+    return requests.get(f"{sb.base_url}/v2/accounts/me", headers={"Authorization": auth}, verify=False, timeout=30)
+
+
+def test_accounts_me_names_the_agent_and_organization_for_a_pat_and_an_oauth_token(fresh_sandbox, creds):
+    narrow_pat = fresh_sandbox.admin("POST", "personal-access-tokens", json={"scopes": ["chats--all:ro"]})
+    for auth in (creds["basic_authorization"], bearer(grant(fresh_sandbox, creds)), narrow_pat["basic_authorization"]):
+        resp = account_me(fresh_sandbox, auth)
+        assert resp.status_code == 200, resp.text
+        me = resp.json()
+        assert (me["email"], me["account_id"], me["default_organization_id"]) == (
+            creds["agent_id"], creds["account_id"], creds["organization_id"])
+    agents = lc_call(fresh_sandbox, "list_agents", {}, api="configuration").json()
+    colleague = next(a["id"] for a in agents if a["id"] != creds["agent_id"])
+    theirs = fresh_sandbox.admin("POST", "personal-access-tokens", json={"agent_id": colleague})
+    assert account_me(fresh_sandbox, theirs["basic_authorization"]).json()["email"] == colleague
+
+
+def test_accounts_me_refuses_bad_credentials_and_a_token_without_accounts_scope(fresh_sandbox, creds):
+    resp = account_me(fresh_sandbox, "Bearer dal:unknown")
+    assert resp.status_code == 401 and resp.json()["error"] == "unauthorized"
+    narrow = grant(fresh_sandbox, creds, scope="chats--all:ro")
+    resp = account_me(fresh_sandbox, bearer(narrow))
+    assert resp.status_code == 403 and resp.json()["error"] == "access_denied"
+
+
+# --- data centers ----------------------------------------------------------------------------------------
+def region_call(sb, auth: str, region: str | None) -> requests.Response:
+    headers = {"Authorization": auth, **({"X-Region": region} if region else {})}
+    return requests.post(f"{sb.base_url}/v3.6/agent/action/list_chats", json={"limit": 1}, headers=headers,
+                         verify=False, timeout=30)
+
+
+def test_a_fra_license_answers_only_calls_that_name_its_region(fresh_sandbox):
+    creds = fresh_sandbox.admin("POST", "reset", json={"region": "fra"})
+    try:
+        assert creds["region"] == "fra" and creds["personal_access_token"].startswith("fra:")
+        token = grant(fresh_sandbox, creds)
+        assert token["access_token"].startswith("fra:")
+        assert ":" not in token["refresh_token"]  # refresh tokens carry no region prefix
+        for auth in (creds["basic_authorization"], bearer(token)):
+            for region in (None, "dal"):
+                resp = region_call(fresh_sandbox, auth, region)
+                assert resp.status_code == 421, resp.text
+                assert resp.json()["error"] == {"type": "misdirected_request", "message": "Wrong region",
+                                                "data": {"region": "fra"}}
+            assert region_call(fresh_sandbox, auth, "fra").status_code == 200
+    finally:
+        fresh_sandbox.admin("POST", "reset")
+    creds = fresh_sandbox.admin("GET", "credentials")
+    assert creds["personal_access_token"].startswith("dal:")
+    assert region_call(fresh_sandbox, creds["basic_authorization"], None).status_code == 200
+    assert region_call(fresh_sandbox, creds["basic_authorization"], "dal").status_code == 200
+    wrong = region_call(fresh_sandbox, creds["basic_authorization"], "fra")
+    assert wrong.status_code == 421 and wrong.json()["error"]["data"] == {"region": "dal"}

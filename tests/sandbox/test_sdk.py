@@ -238,3 +238,63 @@ def test_sdk_surfaces_errors_as_livechat_error_bodies(sandbox, clients):
     assert resp.status_code == 404 and error_of(resp)["type"] == "not_found"
     resp = agent.list_archives(limit=101)
     assert resp.status_code == 400 and error_of(resp)["type"] == "validation"
+
+
+# --- requester presence (v3.4 and later) -------------------------------------------------------------
+@pytest.mark.parametrize("version", ["3.5", "3.6"])
+def test_sdk_requester_must_be_a_chat_user(fresh_sandbox, clients, version):
+    """send_event needs the requester among the chat's users; deactivate, transfer and add/remove user
+    need it unless ignore_requester_presence; an agent added with visibility agents cannot send to all."""
+    creds = fresh_sandbox.admin("GET", "credentials")
+    me = creds["agent_id"]
+    config = clients(fresh_sandbox, kind="configuration", version=version)
+    colleague = next(a["id"] for a in ok(config.list_agents()) if a["id"] != me)
+    theirs = fresh_sandbox.admin("POST", "personal-access-tokens", json={"agent_id": colleague})
+    customer = ok(clients(fresh_sandbox).list_customers(limit=1))["customers"][0]["id"]
+    chat_id = ok(clients(fresh_sandbox, version=version, auth=theirs["basic_authorization"]).start_chat(
+        chat={"users": [{"id": customer, "type": "customer"}]}))["chat_id"]
+    agent = clients(fresh_sandbox, version=version)
+
+    def refused(resp):
+        assert resp.status_code == 403, resp.text
+        assert error_of(resp)["type"] == "authorization" and "present on the list of chat users" in \
+            error_of(resp)["message"]
+
+    refused(agent.send_event(chat_id=chat_id, event={"type": "message", "text": "hi", "visibility": "agents"}))
+    refused(agent.deactivate_chat(id=chat_id))
+    refused(agent.transfer_chat(id=chat_id, target={"type": "group", "ids": [1]}))
+    refused(agent.add_user_to_chat(chat_id=chat_id, user_id=me, user_type="agent", visibility="all"))
+    refused(agent.remove_user_from_chat(chat_id=chat_id, user_id=colleague, user_type="agent"))
+    assert me not in ok(agent.get_chat(chat_id=chat_id))["thread"]["user_ids"]  # nothing joined silently
+
+    assert ok(agent.add_user_to_chat(chat_id=chat_id, user_id=me, user_type="agent", visibility="agents",
+                                     ignore_requester_presence=True)) == {}
+    public = agent.send_event(chat_id=chat_id, event={"type": "message", "text": "to all", "visibility": "all"})
+    assert public.status_code == 400 and error_of(public)["type"] == "validation"
+    ok(agent.send_event(chat_id=chat_id, event={"type": "message", "text": "note", "visibility": "agents"}))
+    assert ok(agent.add_user_to_chat(chat_id=chat_id, user_id=me, user_type="agent", visibility="all")) == {}
+    ok(agent.send_event(chat_id=chat_id, event={"type": "message", "text": "to all", "visibility": "all"}))
+    users = {u["id"]: u for u in ok(agent.get_chat(chat_id=chat_id))["users"]}
+    assert users[me]["present"] is True and users[me]["visibility"] == "all"
+
+    assert ok(agent.remove_user_from_chat(chat_id=chat_id, user_id=me, user_type="agent")) == {}
+    refused(agent.send_event(chat_id=chat_id, event={"type": "message", "text": "gone", "visibility": "all"}))
+    assert ok(agent.transfer_chat(id=chat_id, target={"type": "group", "ids": [1]},
+                                  ignore_requester_presence=True)) == {}
+    assert ok(agent.deactivate_chat(id=chat_id, ignore_requester_presence=True)) == {}
+    closed = agent.add_user_to_chat(chat_id=chat_id, user_id=me, user_type="agent", visibility="all",
+                                    ignore_requester_presence=True)
+    assert closed.status_code == 422 and error_of(closed)["type"] == "chat_inactive"
+
+
+def test_sdk_reaches_a_fra_license_only_with_x_region(fresh_sandbox, clients):
+    creds = fresh_sandbox.admin("POST", "reset", json={"region": "fra"})
+    try:
+        agent = clients(fresh_sandbox, version="3.6")
+        resp = agent.list_chats(limit=1)
+        assert resp.status_code == 421 and error_of(resp) == {"type": "misdirected_request", "message": "Wrong region",
+                                                              "data": {"region": "fra"}}
+        agent.modify_header({"X-Region": creds["personal_access_token"].split(":")[0]})
+        assert ok(agent.list_chats(limit=1))["chats_summary"]
+    finally:
+        fresh_sandbox.admin("POST", "reset")

@@ -2,7 +2,6 @@
 shared rate limiting, retries under faults, and the proxy."""
 from __future__ import annotations
 
-import base64
 import os
 import socket
 import subprocess
@@ -26,10 +25,23 @@ def oauth_sandbox():
 
 
 @pytest.fixture
-def sandbox_knobs(oauth_sandbox):
+def sandbox_knobs(oauth_sandbox, redis_server_url):
+    """The sandbox back at its seed, and no pacing left in Redis: every reset gives the same license
+    (organization id), whose rate-limit cooldown accounts share, so one test's 429 would hold the next."""
     oauth_sandbox.admin("POST", "reset")
+    _clear_pacing(redis_server_url)
     yield oauth_sandbox
     oauth_sandbox.admin("POST", "reset")
+    _clear_pacing(redis_server_url)
+
+
+def _clear_pacing(redis_url: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    for key in r.scan_iter("ut:{rl:livechat:*"):
+        r.delete(key)
+    r.close()
 
 
 def oauth_env(sandbox) -> dict:
@@ -235,7 +247,8 @@ def test_hundred_rotations_lose_no_account(workers, oauth_sandbox):
 # --- rate limits and faults ---------------------------------------------------------------------------
 def test_shared_pacing_keeps_under_the_upstream_limit(sandbox_knobs, redis_server_url):
     sandbox_knobs.admin("POST", "config", json={"rate_limit": 10, "rate_burst": 10})
-    env = {"LIVECHAT_API_URL": sandbox_knobs.base_url, "LIVECHAT_RATE_LIMIT": "9", "LIVECHAT_RATE_BURST": "1"}
+    env = {"LIVECHAT_API_URL": sandbox_knobs.base_url, "LIVECHAT_ACCOUNTS_URL": sandbox_knobs.base_url,
+           "LIVECHAT_RATE_LIMIT": "9", "LIVECHAT_RATE_BURST": "1"}
     overrides = service_overrides(sandbox_knobs, redis_server_url, UPSTREAM_ENV=env, RATE_LIMIT_WAIT=1)
     with running_service(overrides) as (_, base):
         client = new_tenant(base, "paced-co")
@@ -361,6 +374,168 @@ def test_proxy_forwards_verbatim_and_refuses_other_paths(oauth_service, sandbox_
     other = new_tenant(oauth_service, "proxy-other")
     assert other.request("POST", "/proxy/livechat/v3.5/agent/action/list_chats",
                          params={"integrated_account_id": account}, json={}).status_code == 404
-    legacy = client.get("/proxy/livechat/chats", integrated_account_id=account)
-    assert legacy.status_code == 404  # forwarded: the sandbox serves no legacy v2 REST API
-    assert base64.b64encode(creds["personal_access_token"].encode()).decode() not in legacy.text
+
+
+
+def test_the_legacy_v2_rest_api_is_refused_saying_so(oauth_service, sandbox_knobs):
+    """v2 wants X-API-Version: 2 and email:PAT credentials, which no account holds: refused, not forwarded."""
+    from tests.conftest import connect_pat
+
+    client = new_tenant(oauth_service, "legacy-co")
+    account = connect_pat(client, sandbox_knobs)
+    for path in ("chats", "agents/smith@example.com", "reports/chats/total_chats"):
+        resp = client.get(f"/proxy/livechat/{path}", integrated_account_id=account)
+        assert resp.status_code == 403, resp.text
+        err = resp.json()["error"]
+        assert err["type"] == "path_not_allowed" and "legacy v2 REST API" in err["message"]
+        assert "X-API-Version: 2" in err["message"]
+    assert stats(sandbox_knobs)["calls"] == {"list_chats": 1}  # the connect check: nothing was forwarded
+
+
+# --- who the account is: learnt at connect ------------------------------------------------------------------
+def test_connect_learns_the_agent_and_license_for_pat_and_oauth(oauth_service, sandbox_knobs):
+    from tests.conftest import connect_pat
+
+    creds = sandbox_knobs.admin("GET", "credentials")
+    client = new_tenant(oauth_service, "identity-co")
+    pat = client.get(f"/integrated-accounts/{connect_pat(client, sandbox_knobs)}").json()
+    oauth = client.get(f"/integrated-accounts/{connect_via_oauth(client)[0]}").json()
+    for account in (pat, oauth):
+        assert account["context"]["agent_id"] == creds["agent_id"]
+        assert account["context"]["license"] == creds["organization_id"]
+    assert stats(sandbox_knobs)["calls"].get("list_chats")  # the credentials check still ran
+
+
+def test_an_oauth_app_without_the_accounts_scope_cannot_connect(sandbox_knobs, redis_server_url):
+    """Without accounts--my:ro the account's agent cannot be learnt, and replies would fail later: refuse now."""
+    env = oauth_env(sandbox_knobs)
+    creds = sandbox_knobs.admin("GET", "credentials")
+    narrow = requests.get(f"{sandbox_knobs.base_url}/", allow_redirects=False, timeout=30, params={
+        "response_type": "code", "client_id": creds["server_client_id"], "redirect_uri": "https://x.example/cb",
+        "scope": "chats--all:rw"})
+    code = parse_qs(urlsplit(narrow.headers["Location"]).query)["code"][0]
+    token = requests.post(f"{sandbox_knobs.base_url}/v2/token", timeout=30, data={
+        "grant_type": "authorization_code", "code": code, "client_id": creds["server_client_id"],
+        "client_secret": creds["server_client_secret"], "redirect_uri": "https://x.example/cb"}).json()
+    with running_service(service_overrides(sandbox_knobs, redis_server_url, UPSTREAM_ENV=env)) as (_, base):
+        client = new_tenant(base, "narrow-co")
+        resp = client.post("/integrated-accounts", json={"integration": "livechat", "credentials": {
+            "type": "oauth2", "access_token": token["access_token"]}})
+        assert resp.status_code == 422, resp.text
+        err = resp.json()["error"]
+        assert err["type"] == "invalid_credentials" and err["param"] == "credentials"
+        assert "/v2/accounts/me" in err["message"] and err["remote"]["type"] == "access_denied"
+        assert client.get("/integrated-accounts").json()["result"] == []
+
+
+# --- requester presence: writes on chats the connected agent has not joined ----------------------------------
+def _colleagues_chat(sb) -> tuple[str, str]:
+    """(chat id, the colleague's id) of an active chat another agent started: the connected agent is not in it."""
+    from tests.conftest import lc_call
+
+    creds = sb.admin("GET", "credentials")
+    agents = lc_call(sb, "list_agents", {}, api="configuration").json()
+    colleague = next(a["id"] for a in agents if a["id"] != creds["agent_id"])
+    theirs = sb.admin("POST", "personal-access-tokens", json={"agent_id": colleague})["basic_authorization"]
+    customer = lc_call(sb, "list_customers", {"limit": 1}).json()["customers"][0]["id"]
+    started = lc_call(sb, "start_chat", {"chat": {"users": [{"id": customer, "type": "customer"}]}}, auth=theirs)
+    assert started.status_code == 200, started.text
+    return started.json()["chat_id"], colleague
+
+
+def test_reply_note_file_assign_and_close_on_a_chat_the_agent_has_not_joined(oauth_service, sandbox_knobs):
+    from tests.conftest import connect_pat, lc_call
+
+    me = sandbox_knobs.admin("GET", "credentials")["agent_id"]
+    client = new_tenant(oauth_service, "presence-co")
+    account = connect_pat(client, sandbox_knobs)
+    chat_id, colleague = _colleagues_chat(sandbox_knobs)
+
+    def post(resource, **kwargs):
+        resp = client.request("POST", f"/unified/ticketing/{resource}", params={"integrated_account_id": account},
+                              **kwargs)
+        assert resp.status_code == 201, resp.text
+        return resp.json()
+
+    post("comments", json={"ticket_id": chat_id, "body": "Hello from the team"})
+    post("comments", json={"ticket_id": chat_id, "body": "internal: check the invoice", "is_private": True})
+    post("attachments", files={"file": ("invoice.txt", b"total: 42", "text/plain")},
+         data={"ticket_id": chat_id, "comment": "Your invoice"})
+    chat = lc_call(sandbox_knobs, "get_chat", {"chat_id": chat_id}).json()
+    mine = [(e["type"], e.get("text"), e["visibility"]) for e in chat["thread"]["events"] if e.get("author_id") == me]
+    assert mine == [("message", "Hello from the team", "all"), ("message", "internal: check the invoice", "agents"),
+                    ("message", "Your invoice", "all"), ("file", None, "all")]
+    users = {u["id"]: u for u in chat["users"]}
+    assert users[me]["present"] is True and users[me]["visibility"] == "all"  # joined once, visibly
+    assert stats(sandbox_knobs)["calls"]["add_user_to_chat"] == 1
+
+    # the agent leaves again: assigning and closing still work
+    assert lc_call(sandbox_knobs, "remove_user_from_chat", {"chat_id": chat_id, "user_id": me,
+                                                            "user_type": "agent"}).status_code == 200
+    patched = client.request("PATCH", f"/unified/ticketing/tickets/{chat_id}", params={
+        "integrated_account_id": account}, json={"assignee_ids": [colleague]})
+    assert patched.status_code == 200, patched.text
+    closed = client.request("PATCH", f"/unified/ticketing/tickets/{chat_id}", params={
+        "integrated_account_id": account}, json={"status": "closed"})
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "closed"
+    chat = lc_call(sandbox_knobs, "get_chat", {"chat_id": chat_id}).json()
+    assert chat["thread"]["active"] is False and me not in chat["thread"]["user_ids"]
+
+
+# --- data centers ----------------------------------------------------------------------------------------------
+def test_a_fra_account_works_end_to_end(oauth_service, sandbox_knobs):
+    """A license in the fra data center: its tokens start with "fra:" and every call must say X-Region: fra."""
+    from tests.conftest import connect_pat, lc_call
+
+    creds = sandbox_knobs.admin("POST", "reset", json={"region": "fra"})
+    assert creds["personal_access_token"].startswith("fra:")
+    client = new_tenant(oauth_service, "fra-co")
+    for account in (connect_pat(client, sandbox_knobs), connect_via_oauth(client)[0]):
+        assert client.get(f"/integrated-accounts/{account}").json()["context"]["agent_id"] == creds["agent_id"]
+        tickets = client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=5)
+        assert tickets.status_code == 200 and tickets.json()["result"], tickets.text
+        ticket = tickets.json()["result"][0]["id"]
+        reply = client.request("POST", "/unified/ticketing/comments", params={"integrated_account_id": account},
+                               json={"ticket_id": ticket, "body": "Guten Tag"})
+        assert reply.status_code == 201, reply.text
+    assert lc_call(sandbox_knobs, "list_chats", {}).json()["error"]["type"] == "misdirected_request"
+    assert stats(sandbox_knobs)["errors"].get("misdirected_request") == 1  # only the direct call above
+
+
+def test_a_token_without_its_region_prefix_is_refused_naming_the_region(oauth_service, sandbox_knobs):
+    creds = sandbox_knobs.admin("POST", "reset", json={"region": "fra"})
+    client = new_tenant(oauth_service, "fra-typo-co")
+    resp = client.post("/integrated-accounts", json={"integration": "livechat", "credentials": {
+        "type": "personal_access_token", "account_id": creds["account_id"],
+        "token": creds["personal_access_token"].removeprefix("fra:")}})
+    assert resp.status_code == 422, resp.text
+    err = resp.json()["error"]
+    assert err["type"] == "upstream_misdirected_request" and "region fra" in err["message"]
+
+
+def test_an_account_connected_before_identity_learns_it_on_its_first_write(oauth_service, sandbox_knobs,
+                                                                            redis_server_url):
+    """Accounts stored by an earlier release have no agent_id: their first write asks LiveChat and keeps it."""
+    import json
+
+    import redis
+
+    from tests.conftest import connect_pat, lc_call
+
+    me = sandbox_knobs.admin("GET", "credentials")["agent_id"]
+    client = new_tenant(oauth_service, "old-account-co")
+    account = connect_pat(client, sandbox_knobs)
+    r = redis.Redis.from_url(redis_server_url)
+    r.hset(f"ut:{{acct:{account}}}:account", "info", json.dumps({}))  # as the previous release stored it
+    r.close()
+    assert client.get(f"/integrated-accounts/{account}").json()["context"] == {}
+    chat_id, _ = _colleagues_chat(sandbox_knobs)
+    for text in ("first", "second"):
+        resp = client.request("POST", "/unified/ticketing/comments", params={"integrated_account_id": account},
+                              json={"ticket_id": chat_id, "body": text})
+        assert resp.status_code == 201, resp.text
+    assert client.get(f"/integrated-accounts/{account}").json()["context"]["agent_id"] == me
+    authors = [e.get("author_id") for e in lc_call(sandbox_knobs, "get_chat", {"chat_id": chat_id}).json()[
+        "thread"]["events"] if e.get("text") in ("first", "second")]
+    assert authors == [me, me]

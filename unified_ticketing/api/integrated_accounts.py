@@ -1,8 +1,10 @@
 """Integrated accounts: a tenant's connections to helpdesk accounts. Another tenant's account is a 404."""
 import json
+import logging
 
 from flask import Blueprint, current_app, g
 
+from ..engine.expressions import ExpressionFailed
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import IntegratedAccountCreate
 from ..state import accounts
@@ -11,6 +13,7 @@ from .common import key_reaches, load_body, require_tenant, services
 from .webhook_registration import account_connected, account_removed
 
 bp = Blueprint("integrated_accounts", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.post("/integrated-accounts")
@@ -54,7 +57,8 @@ def engine_for(name: str):
 
 
 def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dict, info: dict) -> dict:
-    """Check credentials against the helpdesk, then store the account (credentials encrypted)."""
+    """Check credentials against the helpdesk, learn whose they are (`identity`), then store the account
+    (credentials encrypted)."""
     integration = engine.integration
     version = version or integration.default_version
     if version not in integration.versions:
@@ -78,6 +82,7 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
                            "unless the server lives under one)", param=f"credentials.{field}",
                            remote=err.remote) from None
         raise
+    info = {**identify(engine, auth_type, creds, version), **info}  # what the token answer said wins
     svc = services()
     account = accounts.create(svc.redis, svc.fernet, tenant, integration.name, version, {"type": auth_type, **creds},
                               info=info)
@@ -88,6 +93,51 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
         svc.redis.hset(accounts.key(account["id"]), "info", json.dumps({**info, **note}))
         account = accounts.public(accounts.get(svc.redis, account["id"]))
     return account
+
+
+def identify(engine, auth_type: str, creds: dict, version: str, account_id: str | None = None) -> dict:
+    """The account's context from the integration's `identity` call: whose credentials these are."""
+    spec, title = engine.integration.identity, engine.integration.title
+    if spec is None:
+        return {}
+    request = spec.request.prepare(None, version=version)
+    try:
+        answer = engine.upstream.call(auth_type, creds, request, base_url=engine.upstream.identity_url,
+                                      account_id=account_id)
+    except ApiError as err:
+        if err.status in (401, 403):
+            raise ApiError(422, "invalid_credentials", f"{title} accepted these credentials but would not say "
+                           f"whose they are ({request.method} {request.path}): {err.message}",
+                           param="credentials", remote=err.remote) from None
+        raise
+    context = {}
+    for name, expr in spec.context.items():
+        try:
+            value = expr(answer)
+        except ExpressionFailed:
+            value = None
+        if isinstance(value, str) and value or isinstance(value, int | float) and not isinstance(value, bool):
+            context[name] = value
+    missing = sorted(set(spec.context) - set(context))
+    if missing:
+        raise ApiError(502, "upstream_error", f"{title} answered {spec.request.path} without "
+                       f"{', '.join(missing)}; the account cannot be connected without it")
+    return context
+
+
+def complete_identity(engine, account) -> None:
+    """Learn, once, the identity of an account connected before the integration asked for it (its
+    writes need it). Best effort: if the helpdesk will not say, the write's mapping reports it."""
+    spec = engine.integration.identity
+    if spec is None or set(spec.context) <= set(account.context):
+        return
+    try:
+        learnt = identify(engine, account.auth_type, account.credentials, account.version, account.id)
+    except ApiError as err:
+        log.warning("could not learn the identity of account %s: %s", account.id, err.message)
+        return
+    account.context = {**learnt, **account.context}
+    accounts.set_info(services().redis, account.id, account.context)
 
 
 @bp.get("/integrated-accounts")

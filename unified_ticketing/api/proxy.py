@@ -29,8 +29,10 @@ def forward(integration: str, path: str):
         raise ApiError(403, "path_not_allowed", f"The proxy does not forward /{path}: no empty, '.' or '..' "
                        "segments (they would lead outside the allowed paths)", param="path")
     if not any(re.fullmatch(pattern, path) for pattern in allowed):
+        refused = engine.integration.proxy.refused
         raise ApiError(403, "path_not_allowed", f"The proxy does not forward {request.method} /{path} to "
-                       f"{engine.integration.title}; allowed: {', '.join(allowed) or 'nothing'}", param="path")
+                       f"{engine.integration.title}; allowed: {request.method} {', '.join(allowed) or 'nothing'}"
+                       + (f". {refused}" if refused else ""), param="path")
     account_id = request.args.get("integrated_account_id")
     if not account_id:
         raise bad_request("integrated_account_id is required", "integrated_account_id")

@@ -6,7 +6,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..engine import files, writes
-from ..engine.executor import Account, Options
+from ..engine.executor import Options, account_from
 from ..engine.loader import RESOURCES
 from ..engine.query import parse_bool, parse_filters, parse_limit
 from ..errors import ApiError, bad_request, not_found
@@ -15,7 +15,7 @@ from ..schemas.writes import BODIES, file_fields
 from ..state import accounts, idempotency
 from .addresses import check_public_file
 from .common import load_body, require_tenant, services
-from .integrated_accounts import owned_account
+from .integrated_accounts import complete_identity, owned_account
 
 bp = Blueprint("unified", __name__, url_prefix="/unified/ticketing")
 
@@ -30,8 +30,7 @@ def _context(resource: str):
     record = owned_account(account_id, tenant)
     svc = services()
     engine = svc.engines[record["integration"]]
-    account = Account(id=record["id"], tenant=tenant, version=record["api_version"], auth_type=record["auth_type"],
-                      credentials={k: v for k, v in accounts.credentials(svc.fernet, record).items() if k != "type"})
+    account = account_from(record, accounts.credentials(svc.fernet, record))
     fmt = request.args.get("format", "unified")
     if fmt not in ("unified", "raw"):
         raise bad_request(f"format must be unified or raw; got '{fmt}'", "format")
@@ -93,6 +92,7 @@ def _write(resource: str, method: str, record_id: str | None):
     else:
         payload, uploads = load_body(schema), {}
     status = 201 if method == "create" else 200
+    complete_identity(engine, account)
 
     def perform(reconcile_first: bool) -> idempotency.Outcome:
         record = writes.run(engine, account, op, payload=payload, record_id=record_id,

@@ -6,8 +6,9 @@ of the upstream page, whichever comes first.
 """
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.ticketing import MODELS
@@ -28,12 +29,14 @@ class Account:
     version: str
     auth_type: str
     credentials: dict
+    context: dict = field(default_factory=dict)  # learnt at connect (`$account` in mappings)
 
 
 def account_from(record: dict, credentials: dict) -> Account:
     """The engine's view of a stored integrated account and its decrypted credentials."""
     return Account(id=record["id"], tenant=record["tenant"], version=record["api_version"],
-                   auth_type=record["auth_type"], credentials={k: v for k, v in credentials.items() if k != "type"})
+                   auth_type=record["auth_type"], credentials={k: v for k, v in credentials.items() if k != "type"},
+                   context=json.loads(record.get("info") or "{}"))
 
 
 @dataclass
@@ -87,7 +90,8 @@ class Engine:
     # --- get ----------------------------------------------------------------------------------
     def get(self, account: Account, resource: str, record_id: str, options: Options) -> dict:
         op = self.operation(resource, "get", account.version)
-        bindings = {"id": record_id, "version": account.version, "base_url": self._base_url(account)}
+        bindings = {"id": record_id, "version": account.version, "base_url": self._base_url(account),
+                    "account": account.context}
         try:
             request = op.request.prepare(None, **bindings)
         except ExpressionFailed:  # an id the helpdesk cannot even be asked about
@@ -118,7 +122,8 @@ class Engine:
         else:
             traversal, page, state = self.traversals.start(account.id, query), 0, None
         limit, filters = query["limit"], query["filters"]
-        bindings = {"filters": filters, "limit": limit, "version": account.version, "base_url": self._base_url(account)}
+        bindings = {"filters": filters, "limit": limit, "version": account.version, "base_url": self._base_url(account),
+                    "account": account.context}
 
         pag = self.integration.pagination
         try:

@@ -172,9 +172,20 @@ class OAuthPolicy:
 
 
 @dataclass(frozen=True)
+class IdentityPolicy:
+    """Whose credentials an account holds: one call made when the account connects. Each `context`
+    value (JSONata on the answer) is kept in the account's context, which mapping expressions see
+    as `$account`."""
+    request: CallSpec
+    context: dict[str, Expression]
+    base_url: Setting | None = None  # where the call goes; default: the API's base URL
+
+
+@dataclass(frozen=True)
 class ProxyPolicy:
     post: tuple = ()
     get: tuple = ()
+    refused: str = ""  # said with every refusal: what is not forwarded and why
 
 
 @dataclass(frozen=True)
@@ -212,6 +223,7 @@ class Integration:
     oauth: OAuthPolicy | None = None
     proxy: ProxyPolicy = ProxyPolicy()
     files: FilePolicy = FilePolicy()
+    identity: IdentityPolicy | None = None
     operations: dict[tuple[str, str, str], Operation | WriteOperation] = field(default_factory=dict)
     # keyed (resource, method, version)
 
@@ -241,7 +253,7 @@ def load_integration(folder: Path) -> Integration:
     d = f.data
     f.keys(d, "integration", {"name", "title", "base_url", "api_versions", "request", "auth",
                               "verify_credentials", "errors", "pagination", "retry", "rate_limit", "oauth", "proxy",
-                              "files"},
+                              "files", "identity"},
            {"name", "base_url", "api_versions", "request", "auth", "verify_credentials", "errors", "pagination"})
     versions = f.section(d, "api_versions", "api_versions", {"default", "supported"}, {"default", "supported"})
     req = f.section(d, "request", "request", {"method"}, {"method"})
@@ -270,7 +282,7 @@ def load_integration(folder: Path) -> Integration:
                            *(frozenset(err.get(k, ())) for k in ("retry_types", "rate_limit_types", "reauth_types",
                                                                   "not_found_types"))),
         pagination=_pagination(f, d),
-        **_policies(f, d),
+        **_policies(f, d, method),
     )
     for path in sorted(folder.glob("*.yaml")):
         if path.name in ("integration.yaml", "events.yaml"):  # events.yaml: see events.py
@@ -341,9 +353,19 @@ def _setting(f: _File, node: dict, key: str, label: str) -> Setting:
     return Setting(value["env"], str(value["default"]))
 
 
-def _policies(f: _File, d: dict) -> dict:
-    """The optional sections of integration.yaml: retry, rate_limit, oauth, proxy, files."""
+def _policies(f: _File, d: dict, default_method: str) -> dict:
+    """The optional sections of integration.yaml: retry, rate_limit, oauth, proxy, files, identity."""
     out = {}
+    if "identity" in d:
+        node = f.section(d, "identity", "identity", {"base_url", "request", "context"}, {"request", "context"})
+        context = node["context"]
+        if not isinstance(context, dict) or not context:
+            raise MappingError(f"{f.where(node, 'context', 'identity.context')}: expected a mapping of context "
+                               "names to JSONata on the answer")
+        out["identity"] = IdentityPolicy(
+            parse_call(f, node, "request", "identity.request", default_method),
+            {str(k): f.expr(context, k, f"identity.context.{k}") for k in context},
+            _setting(f, node, "base_url", "identity") if "base_url" in node else None)
     if "retry" in d:
         node = f.section(d, "retry", "retry", {"attempts", "max_seconds", "initial_wait", "max_wait"})
         out["retry"] = RetryPolicy(**node)
@@ -367,7 +389,7 @@ def _policies(f: _File, d: dict) -> dict:
                                    node["token_path"], node["client_id_env"], node["client_secret_env"],
                                    node.get("license_field"))
     if "proxy" in d:
-        node = f.section(d, "proxy", "proxy", {"post", "get"})
+        node = f.section(d, "proxy", "proxy", {"post", "get", "refused"})
         for method in ("post", "get"):
             for pattern in node.get(method, ()):
                 try:
@@ -375,7 +397,8 @@ def _policies(f: _File, d: dict) -> dict:
                 except re.error as exc:
                     raise MappingError(f"{f.where(node, method, 'proxy.' + method)}: bad pattern {pattern}: {exc}") \
                         from None
-        out["proxy"] = ProxyPolicy(tuple(node.get("post", ())), tuple(node.get("get", ())))
+        out["proxy"] = ProxyPolicy(tuple(node.get("post", ())), tuple(node.get("get", ())),
+                                   str(node.get("refused", "")))
     if "files" in d:
         node = f.section(d, "files", "files", {"origins", "api_server", "credentials"})
         for key in ("api_server", "credentials"):

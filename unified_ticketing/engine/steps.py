@@ -25,8 +25,9 @@ file_size_limit_bytes: 10485760   # optional, with `files`: larger uploads are a
 An operation the upstream cannot do on some version is `unsupported: <message>` (a 422).
 Expressions see `$input` (the validated body; an uploaded file as {name, content_type, size}),
 `$id` (the record of an update), `$steps`, `$item`, `$error` (in on_error fail messages),
-`$idempotency_key`, `$write_id` (a stable id derived from the account and the key), `$version`
-and `$base_url` (the account's API base URL).
+`$idempotency_key`, `$write_id` (a stable id derived from the account and the key), `$version`,
+`$base_url` (the account's API base URL) and `$account` (the account's context: what the
+integration's `identity` call learnt when it connected, such as `$account.agent_id`).
 """
 from __future__ import annotations
 

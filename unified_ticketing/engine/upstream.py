@@ -68,6 +68,8 @@ class Upstream:
         self.client_secret = env.get(oauth.client_secret_env) if oauth else None
         files = integration.files
         self.file_origins = (files.origins.value(env) if files.origins else "").replace(",", " ").split()
+        identity = integration.identity
+        self.identity_url = identity.base_url.value(env).rstrip("/") if identity and identity.base_url else None
 
     # --- credentials ----------------------------------------------------------------------------
     def base_url_for(self, credentials: dict) -> str:
@@ -88,6 +90,7 @@ class Upstream:
         if style is None:
             raise ApiError(400, "invalid_request", f"{self.integration.title} does not accept {auth_type} credentials")
         headers = {name: expr(credentials) for name, expr in style.headers.items()}
+        headers = {name: value for name, value in headers.items() if value is not None}  # nothing: not sent
         for value in headers.values():
             if not isinstance(value, str) or not value.isascii() or not value.isprintable() or value != value.strip():
                 raise ApiError(422, "invalid_credentials", "The credentials hold characters that cannot be sent in an "
@@ -159,12 +162,12 @@ class Upstream:
 
     # --- calls --------------------------------------------------------------------------------
     def call(self, auth_type: str, credentials: dict, request: Prepared, *, idempotent: bool = True,
-             files: dict | None = None, account_id: str | None = None) -> dict:
+             files: dict | None = None, account_id: str | None = None, base_url: str | None = None) -> dict:
         """One upstream request; returns the decoded body or raises ApiError.
 
         `idempotent=False` marks a write: it is retried only when the upstream cannot have
         processed it. `files` sends multipart form data (`{"file": (name, fileobj, content_type)}`)
-        with the body's fields as form fields.
+        with the body's fields as form fields. `base_url` sends it elsewhere than the account's API.
         """
         payload: dict = {"params": request.params} if request.params else {}
         if files:
@@ -172,16 +175,18 @@ class Upstream:
         elif request.body is not None:
             payload["json"] = request.body
         _, data = self.send(request.method, request.path, request.name, auth_type, credentials, payload,
-                            idempotent=idempotent, account_id=account_id)
+                            idempotent=idempotent, account_id=account_id, base_url=base_url)
         return data
 
     def send(self, method: str, path: str, action: str, auth_type: str, credentials: dict, payload: dict, *,
-             idempotent: bool, account_id: str | None, passthrough: bool = False, extra_headers: dict | None = None):
+             idempotent: bool, account_id: str | None, passthrough: bool = False, extra_headers: dict | None = None,
+             base_url: str | None = None):
         """(response, decoded body) of `method` on base URL + `path`, after pacing, refresh and retries;
         `passthrough` returns upstream errors as responses instead of raising them (the proxy)."""
         credentials, scope, status = self._account(account_id, auth_type, credentials)
         policy = self.integration.retry
         state = {"credentials": credentials, "refreshed": False, "extra_headers": extra_headers or {}, "status": status,
+                 "base_url": base_url,
                  "metric": "proxy" if passthrough else action}  # a proxy path is the caller's text: not a label
         retrying = Retrying(
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
@@ -202,7 +207,7 @@ class Upstream:
             started = time.perf_counter()
             try:
                 resp, data = self._once(method, path, action, auth_type, state["credentials"], payload,
-                                        state["extra_headers"])
+                                        state["extra_headers"], state["base_url"])
             except TransportError as exc:
                 observability.upstream_call(self.integration.name, state["metric"], exc.type, started, {exc.type})
                 raise
@@ -228,12 +233,12 @@ class Upstream:
                 return resp, data
             raise err
 
-    def _once(self, method, path, action, auth_type, credentials, payload, extra_headers):
+    def _once(self, method, path, action, auth_type, credentials, payload, extra_headers, base_url=None):
         for f in (payload.get("files") or {}).values():
             if hasattr(f[1], "seek"):
                 f[1].seek(0)
         title = self.integration.title
-        base_url = self.base_url_for(credentials)
+        base_url = base_url or self.base_url_for(credentials)
         url = base_url + path
         headers = {**extra_headers, **self.headers(auth_type, credentials)}
         if observability.request_id():  # for correlation in the upstream's (and any proxy's) logs

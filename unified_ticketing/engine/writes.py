@@ -204,7 +204,7 @@ def run(engine: Engine, account: Account, op: WriteOperation, *, payload: dict, 
     described = {**payload, **{name: up.describe() for name, up in uploads.items()}}
     bindings = {"input": described, "id": record_id, "version": account.version,
                 "idempotency_key": idempotency_key, "write_id": write_id(account, idempotency_key),
-                "base_url": engine.upstream.base_url_for(account.credentials), "steps": {}}
+                "base_url": engine.upstream.base_url_for(account.credentials), "account": account.context, "steps": {}}
     state = _Run(engine, account, op, uploads, reconcile_first, bindings)
     state.run()
     written = state.eval(op.result_id)

@@ -67,3 +67,14 @@ return -1
 def set_status(r, account_id: str, status: str) -> None:
     """Set an account's status, unless the account was deleted meanwhile (never recreate a husk)."""
     r.eval(_SET_STATUS, 1, key(account_id), status)
+
+
+_SET_INFO = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], 'info', ARGV[1]) end
+return -1
+"""
+
+
+def set_info(r, account_id: str, info: dict) -> None:
+    """Replace an account's context, unless the account was deleted meanwhile."""
+    r.eval(_SET_INFO, 1, key(account_id), json.dumps(info))

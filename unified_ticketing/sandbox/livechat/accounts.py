@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from flask import jsonify, redirect, request
 
 from .auth import ALL_SCOPES, AccessToken, RefreshToken, new_token
+from .errors import LiveChatError
 
 MAX_LIVE_TOKENS = 25
 CODE_TTL = 600
@@ -87,6 +88,26 @@ def register_routes(app, sandbox) -> None:
             return oauth_error("invalid_token", "Invalid or expired access token", 401)
         return jsonify(_token_info(sandbox, tok, include_refresh=False))
 
+    @app.get("/v2/accounts/me")
+    def account_me():
+        """The Global Accounts API's account of the requester: a PAT (Basic, no scope needed) or an OAuth
+        token with accounts--my:ro (docs: src/configs/redoc/global-accounts-api/spec.yml, /accounts/{id})."""
+        with sandbox.store.lock:
+            try:
+                principal = sandbox.registry.principal(request.headers.get("Authorization"), time.time())
+            except LiveChatError as err:
+                return oauth_error("unauthorized", err.message, 401)
+            if principal.client_id and "accounts--my:ro" not in principal.scopes:
+                return oauth_error("access_denied", "The resource owner or authorization server denied the "
+                                   "request.", 403)
+            agent = sandbox.store.agents[principal.agent_id]
+            return jsonify({
+                "account_id": principal.account_id, "name": agent["name"], "email": principal.agent_id,
+                "email_verified": True, "default_product": "LiveChat",
+                "default_organization_id": sandbox.store.organization_id,
+                "roles": [{"product": "LiveChat", "role": agent["role"], "type": "secondary"}],
+            })
+
     @app.delete("/v2/token")
     def revoke():
         with sandbox.store.lock:
@@ -150,9 +171,10 @@ def _issue(sandbox, account_id: str, client_id: str, scopes: list[str], refresh:
     reg = sandbox.registry
     now = time.time()
     if refresh is None:
-        refresh = new_token()
+        refresh = new_token(None)
         reg.refresh[refresh] = RefreshToken(refresh, account_id, client_id, scopes, now)
-    tok = AccessToken(new_token(), account_id, client_id, scopes, now + sandbox.knobs.token_ttl, refresh)
+    tok = AccessToken(new_token(sandbox.region), account_id, client_id, scopes, now + sandbox.knobs.token_ttl,
+                      refresh)
     reg.access[tok.token] = tok
     _evict_oldest(reg.access, account_id, client_id)
     _evict_oldest(reg.refresh, account_id, client_id)

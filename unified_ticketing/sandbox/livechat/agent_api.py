@@ -76,6 +76,21 @@ def _bool(body: dict, key: str, default: bool) -> bool:
     return value
 
 
+def _require_presence(call: Call, chat: Chat, method: str, overridable: bool = True) -> None:
+    """Since v3.4 the requester must be on the list of chat users (the active thread's users) for
+    send_event, and for deactivate_chat, transfer_chat, add_user_to_chat and remove_user_from_chat
+    unless `ignore_requester_presence: true` (docs: agent-chat-api/changelog v3.4; "The requester
+    must be present on the list of chat users" in agent-chat-api/index.mdx and v3.5/index.mdx; SDK
+    livechat/agent/web/api/v36.py add_user_to_chat). The error type is not documented: the sandbox
+    answers `authorization` ("User is not allowed to perform the action", src/constants/index.js)."""
+    if overridable and _bool(call.body, "ignore_requester_presence", False):
+        return
+    if call.principal.agent_id not in chat.last_thread.user_ids:
+        raise LiveChatError("authorization", f"Requester must be present on the list of chat users to call {method}"
+                            + ("; add the requester first or set ignore_requester_presence" if overridable else
+                               "; add the requester with add_user_to_chat first"))
+
+
 def build_event(store: Store, raw, author_id: str, where: str = "event") -> dict:
     """A new event from a request, checked the way LiveChat checks it."""
     if not isinstance(raw, dict):
@@ -335,6 +350,7 @@ def deactivate_chat(call: Call):
     thread = chat.last_thread
     if not thread.active:
         raise LiveChatError("chat_inactive", "Chat is already inactive")
+    _require_presence(call, chat, "deactivate_chat")
     name = call.store.agents[call.principal.agent_id]["name"]
     call.store.append_event(thread, {"id": None, "created_at": clock.fmt(clock.now_us()), "visibility": "all",
                                      "type": "system_message", "system_message_type": "manual_archived_agent",
@@ -359,11 +375,12 @@ def transfer_chat(call: Call):
     thread = chat.last_thread
     if not thread.active:
         raise LiveChatError("chat_inactive", "Chat is inactive; only active chats can be transferred")
+    for a in target["ids"] if target and target["type"] == "agent" else ():
+        if a not in store.agents:
+            raise not_found(f"Agent {a} not found")
+    _require_presence(call, chat, "transfer_chat")  # after the target checks (the order is not documented)
     transferred_to = {}
     if target and target["type"] == "agent":
-        for a in target["ids"]:
-            if a not in store.agents:
-                raise not_found(f"Agent {a} not found")
         thread.user_ids = [u for u in thread.user_ids if u not in store.agents] + list(target["ids"])
         transferred_to = {"agent_ids": list(target["ids"])}
     elif target:
@@ -389,9 +406,66 @@ def send_event(call: Call):
     thread = chat.last_thread
     if not thread.active and not call.body.get("attach_to_last_thread"):
         raise LiveChatError("chat_inactive", "Chat is inactive; resume it first or set attach_to_last_thread")
-    if call.principal.agent_id not in thread.user_ids:
-        thread.user_ids.append(call.principal.agent_id)
+    # "The user must be added to the chat before they can send an event" (no override), and "Users
+    # with visibility:agents cannot send events with visibility:all" (agent-chat-api/index.mdx,
+    # Send Event; the error type is not documented).
+    _require_presence(call, chat, "send_event", overridable=False)
+    if ev["visibility"] == "all" and call.principal.agent_id in chat.agents_only:
+        raise validation("event.visibility: the requester was added to this chat with visibility agents and "
+                         "cannot send events with visibility all")
     return {"event_id": _post_event(call, thread, ev)["id"]}
+
+
+# --- chat users -------------------------------------------------------------------------------
+def _chat_user(call: Call, types: tuple[str, ...]) -> tuple[Chat, str, str]:
+    chat = _chat(call.store, _required_str(call.body, "chat_id"))
+    user_id, user_type = _required_str(call.body, "user_id"), _required_str(call.body, "user_type")
+    if user_type not in types:
+        raise validation(f"user_type: must be {' or '.join(types)}")
+    known = call.store.agents if user_type == "agent" else call.store.customers
+    if user_id not in known:
+        raise not_found(f"{user_type.capitalize()} {user_id} not found")
+    return chat, user_id, user_type
+
+
+@method("agent", "add_user_to_chat", scopes=CHATS_RW)
+def add_user_to_chat(call: Call):
+    """The chat must be active; one customer at most, added with visibility all; `visibility`
+    (all|agents, required) decides whether the user's events may reach the customer (agent-chat-api/
+    index.mdx, Add User to Chat; SDK v36.py: "Determines the visibility of events sent by the
+    agent"). Adding a user who is already there changes only the visibility (not documented)."""
+    chat, user_id, user_type = _chat_user(call, ("agent", "customer"))
+    visibility = _required_str(call.body, "visibility")
+    if visibility not in ("all", "agents"):
+        raise validation("visibility: must be all or agents")
+    thread = chat.last_thread
+    if not thread.active:
+        raise LiveChatError("chat_inactive", "Chat is inactive; users can be added to active chats only")
+    _require_presence(call, chat, "add_user_to_chat")
+    if user_type == "customer":
+        if visibility != "all":
+            raise validation("visibility: a customer must be added with visibility all")
+        if user_id != chat.customer_id:
+            raise validation("user_id: a chat can have only one customer")
+        return {}
+    if user_id not in thread.user_ids:
+        thread.user_ids.append(user_id)
+    (chat.agents_only.add if visibility == "agents" else chat.agents_only.discard)(user_id)
+    call.store.touch()
+    return {}
+
+
+@method("agent", "remove_user_from_chat", scopes=CHATS_RW)
+def remove_user_from_chat(call: Call):
+    """Agents only: the customer cannot be removed (agent-chat-api/index.mdx, Remove User from Chat)."""
+    chat, user_id, _ = _chat_user(call, ("agent",))
+    _require_presence(call, chat, "remove_user_from_chat")
+    thread = chat.last_thread
+    if user_id in thread.user_ids:
+        thread.user_ids.remove(user_id)
+        chat.agents_only.discard(user_id)
+        call.store.touch()
+    return {}
 
 
 @method("agent", "upload_file", scopes=CHATS_RW)

@@ -34,6 +34,7 @@ class SandboxOptions:
     seed: int = 1
     chats: int = 300
     tls: bool = False
+    region: str = "dal"  # the license's data center: "dal" (LiveChat's default) or "fra"
     knobs: dict = field(default_factory=dict)
     licenses: int = 1  # more licenses (organizations) besides the first, each with its own agents and chats
 
@@ -55,8 +56,10 @@ class Sandbox:
         self.base_url = ""
         self.reset(options.seed, options.chats)
 
-    def reset(self, seed: int, chats: int) -> None:
-        """Back to the state the sandbox started in: seeded data, fresh credentials, startup knobs."""
+    def reset(self, seed: int, chats: int, region: str | None = None) -> None:
+        """Back to the state the sandbox started in: seeded data, fresh credentials, startup knobs;
+        `region` moves the license to that data center (its tokens then start with "<region>:")."""
+        self.region = region or self.options.region
         self.knobs = Knobs()
         self.knobs.update(self.options.knobs)
         self.bucket = TokenBucket()
@@ -71,7 +74,7 @@ class Sandbox:
         self.registry.accounts[self.account_id] = owner
         for agent in list(self.store.agents)[1:]:
             self.registry.accounts[str(uuid.UUID(int=rng.getrandbits(128), version=4))] = agent
-        self.pat = "dal:" + base64.urlsafe_b64encode(rng.randbytes(20)).decode().rstrip("=")
+        self.pat = f"{self.region}:" + base64.urlsafe_b64encode(rng.randbytes(20)).decode().rstrip("=")
         self.registry.pats[(self.account_id, self.pat)] = list(ALL_SCOPES)
         self.clients = {}
         for kind in ("pkce", "server"):
@@ -125,7 +128,7 @@ class Sandbox:
         pkce, server = (self.registry.clients[self.clients[k]] for k in ("pkce", "server"))
         basic = base64.b64encode(f"{self.account_id}:{self.pat}".encode()).decode()
         return {
-            "license_id": self.store.license_id, "organization_id": self.store.organization_id,
+            "license_id": self.store.license_id, "organization_id": self.store.organization_id, "region": self.region,
             "account_id": self.account_id, "agent_id": self.registry.accounts[self.account_id],
             "personal_access_token": self.pat, "basic_authorization": f"Basic {basic}",
             "client_id": self.clients["pkce"], "client_secret": pkce["secret"],
@@ -143,7 +146,7 @@ class Sandbox:
 
     def mint_pat(self, scopes: list[str], agent_id: str | None = None) -> dict:
         account_id = next((a for a, e in self.registry.accounts.items() if e == agent_id), self.account_id)
-        token = new_token()
+        token = new_token(self.region)
         self.registry.pats[(account_id, token)] = list(scopes)
         basic = base64.b64encode(f"{account_id}:{token}".encode()).decode()
         return {"account_id": account_id, "personal_access_token": token, "basic_authorization": f"Basic {basic}"}
@@ -191,7 +194,10 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
         return Response(data, content_type=content_type)
 
     def reset(body: dict) -> None:
-        sandbox.reset(int(body.get("seed", options.seed)), int(body.get("chats", options.chats)))
+        region = body.get("region")
+        if region not in (None, "dal", "fra"):
+            abort(400, "region must be dal or fra")
+        sandbox.reset(int(body.get("seed", options.seed)), int(body.get("chats", options.chats)), region)
         sandbox.set_base_url(sandbox.base_url)
 
     register_admin_routes(app, sandbox, reset)
@@ -222,6 +228,14 @@ def _dispatch(sandbox: Sandbox, m, version: str, name: str):
         raise LiveChatError("unsupported_version", f"API version {version} is not supported; use 3.5 or 3.6")
     if m is None or version not in m.versions:
         raise LiveChatError("not_found", f"Method {name} does not exist in version {version}")
+    # A license lives in one data center; a call reaches `dal` unless `X-Region` says otherwise, and
+    # the wrong one answers misdirected_request naming the license's region (docs: Agent Chat Web
+    # API / Configuration API "Data centers" until commit c91d7891; error format: "# Errors" in
+    # src/pages/messaging/agent-chat-api/index.mdx). The section is gone from today's docs, which
+    # may mean the servers now route by themselves: enforcing the last documented rule is the safe
+    # side (docs/fidelity.md).
+    if (request.headers.get("X-Region") or "dal") != sandbox.region:
+        raise LiveChatError("misdirected_request", "Wrong region", {"region": sandbox.region})
     with sandbox.store.lock:
         principal = sandbox.registry.principal(request.headers.get("Authorization"), time.time())
     require(principal, m.scopes, name)
@@ -232,9 +246,10 @@ def _dispatch(sandbox: Sandbox, m, version: str, name: str):
         err = LiveChatError("too_many_requests", "Requests limit exceeded for this license; try again later")
         err.retry_after = wait
         raise err
-    if knobs.latency_ms:
+    targeted = not knobs.fault_methods or name in knobs.fault_methods
+    if knobs.latency_ms and targeted:
         time.sleep(knobs.latency_ms / 1000)
-    fault = pick_fault(knobs, sandbox.rng)
+    fault = pick_fault(knobs, sandbox.rng) if targeted else None
     if fault:
         sandbox.stats.bump("faults", fault)
         if fault == "timeout":

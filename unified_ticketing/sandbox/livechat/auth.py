@@ -16,11 +16,15 @@ ALL_SCOPES = (
     "customers:ro", "customers:rw", "agents--all:ro", "agents--all:rw", "groups--all:ro", "groups--all:rw",
     "tags--all:ro", "tags--all:rw", "webhooks--all:ro", "webhooks--all:rw", "webhooks.configuration:rw",
     "webhooks.state:ro", "webhooks.state:rw",
+    "accounts--my:ro",
 )
 
 
-def new_token(prefix: str = "dal:") -> str:
-    return prefix + secrets.token_urlsafe(27)
+def new_token(region: str | None = "dal") -> str:
+    """An access token or PAT starts with its license's data center, "dal:" or "fra:" (docs: Agent Chat
+    API "Data centers", until commit c91d7891); refresh tokens carry no prefix (region=None; docs:
+    src/pages/authorization/oauth-authorization/index.mdx)."""
+    return (f"{region}:" if region else "") + secrets.token_urlsafe(27)
 
 
 def expand(scopes) -> set[str]:

@@ -20,6 +20,7 @@ class Knobs(CheckedSettings):
     fault_rate: float = 0.0  # share of API calls that fail with an injected fault
     fault_kinds: list[str] = field(default_factory=lambda: list(FAULT_KINDS))
     timeout_seconds: float = 15.0  # how long an injected request_timeout takes
+    fault_methods: list[str] = field(default_factory=list)  # latency and faults hit only these (empty: all)
     error_status: str = "http"  # "http": per-type statuses; "200": every error with HTTP 200
     token_ttl: int = 28800  # seconds an access token lives
     webhook_retry_delays: list[float] = field(default_factory=lambda: [10.0, 20.0, 30.0])
@@ -32,11 +33,13 @@ Knobs.checks = {
     "error_status": lambda v: v in ("http", "200"),
     "token_ttl": lambda v: number(v, strict=True), "webhook_timeout": lambda v: number(v, strict=True),
     "webhook_retry_delays": lambda v: isinstance(v, list) and all(number(d) for d in v),
+    "fault_methods": lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v),
 }
 Knobs.rules = {
     **_COMMON_RULES,
     "error_status": 'must be "http" or "200"', "token_ttl": "must be a number > 0",
     "webhook_retry_delays": "must be an array of numbers >= 0", "webhook_timeout": "must be a number > 0",
+    "fault_methods": "must be an array of method names",
 }
 
 

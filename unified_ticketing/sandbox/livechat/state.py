@@ -42,6 +42,7 @@ class Chat:
     group_ids: list[int]
     properties: dict = field(default_factory=dict)
     is_followed: bool = False
+    agents_only: set = field(default_factory=set)  # agents added with visibility "agents"
 
     @property
     def last_thread(self) -> Thread:
@@ -166,7 +167,7 @@ class Store:
                 "id": a["id"], "type": "agent", "name": a["name"], "email": a["id"],
                 "present": chat.last_thread.active and agent_id in chat.last_thread.user_ids,
                 "events_seen_up_to": clock.fmt(chat.sort_key[0]), "avatar": a["avatar_path"],
-                "visibility": "all",
+                "visibility": "agents" if agent_id in chat.agents_only else "all",
             })
         return users
 
