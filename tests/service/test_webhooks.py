@@ -371,7 +371,7 @@ def test_a_license_is_disabled_only_when_its_last_account_goes(stack):
 def test_an_account_that_cannot_enable_webhooks_says_why_and_how_to_fix_it(stack):
     client = new_tenant(stack["base"], f"narrow-{time.monotonic_ns()}")
     account = connect_oauth(client, stack["stack"].creds["licenses"][2]["agent_id"],
-                            scope="chats--all:rw customers:ro agents--all:ro")
+                            scope="chats--all:rw customers:ro agents--all:ro accounts--my:ro")
     stack["stack"].accounts.append((client, account))
     note = client.get(f"/integrated-accounts/{account}").json()["context"]["webhooks"]
     assert note.startswith("not enabled for license") and "webhooks.state:rw" in note

@@ -12,7 +12,7 @@ MB = 1 << 20
 
 def body_limit(endpoint: str | None) -> int:
     """Bytes the route may receive: uploads (multipart) and the proxy carry files, webhooks carry a helpdesk's
-    event with its payload (Rocket.Chat sends a room's messages), everything else a small JSON body."""
+    event with its payload (some send a whole conversation), everything else a small JSON body."""
     config = current_app.config
     if endpoint == "unified.create_record" and request.mimetype == "multipart/form-data":
         return config["MAX_UPLOAD_BODY"]

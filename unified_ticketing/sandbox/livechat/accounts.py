@@ -100,11 +100,12 @@ def register_routes(app, sandbox) -> None:
             if principal.client_id and "accounts--my:ro" not in principal.scopes:
                 return oauth_error("access_denied", "The resource owner or authorization server denied the "
                                    "request.", 403)
-            agent = sandbox.store.agents[principal.agent_id]
+            store = sandbox.store_of(principal)  # the requester's own license
+            agent = store.agents[principal.agent_id]
             return jsonify({
                 "account_id": principal.account_id, "name": agent["name"], "email": principal.agent_id,
                 "email_verified": True, "default_product": "LiveChat",
-                "default_organization_id": sandbox.store.organization_id,
+                "default_organization_id": store.organization_id,
                 "roles": [{"product": "LiveChat", "role": agent["role"], "type": "secondary"}],
             })
 
