@@ -23,6 +23,8 @@ def busy_chat(sandbox, chats):
 
 def test_comment_fields_follow_the_event(tenant, account_id, sandbox, busy_chat):
     events = [e for t in threads_of(sandbox, busy_chat) for e in t["events"]]
+    customer = next(u["id"] for u in lc_call(sandbox, "get_chat", {"chat_id": busy_chat}).json()["users"]
+                    if u["type"] == "customer")
     comments = [c for p in traverse(tenant, "comments", integrated_account_id=account_id, ticket_id=busy_chat,
                                     limit=100) for c in p]
     for event, comment in zip(events, comments, strict=True):
@@ -34,7 +36,8 @@ def test_comment_fields_follow_the_event(tenant, account_id, sandbox, busy_chat)
             assert comment["type"] == "system" and comment["author"] is None
         if event["type"] == "message":
             assert comment["body"] == event["text"]
-            assert comment["author"]["type"] == ("user" if "@" in event["author_id"] else "contact")
+            # agents and bots (32-hex ids, no "@") are users; only the chat's customer is a contact
+            assert comment["author"]["type"] == ("contact" if event["author_id"] == customer else "user")
     one = comments[1]
     got = tenant.get(f"/unified/ticketing/comments/{one['id']}", integrated_account_id=account_id).json()
     assert got == one
@@ -49,7 +52,20 @@ def test_contacts_are_every_customer_once(tenant, account_id, sandbox):
     source = customers[0]
     assert first["email_addresses"] == [{"email": source["email"], "type": "primary"}]
     assert first["custom_fields"] == {k: v for f in source["session_fields"] for k, v in f.items()}
-    assert tenant.get(f"/unified/ticketing/contacts/{first['id']}", integrated_account_id=account_id).json() == first
+    alone = tenant.get(f"/unified/ticketing/contacts/{first['id']}", integrated_account_id=account_id).json()
+    assert {k: v for k, v in alone.items() if k not in ("ticket_ids", "remote_data")} == {
+        k: v for k, v in first.items() if k not in ("ticket_ids", "remote_data")}
+
+
+def test_contact_ticket_ids_come_only_with_one_contact(tenant, account_id, sandbox):
+    """chat_ids is in get_customer's answer only: a listed contact has no ticket_ids, one read alone has
+    its chats."""
+    listed = tenant.get("/unified/ticketing/contacts", integrated_account_id=account_id, limit=20).json()["result"]
+    assert all(c["ticket_ids"] == [] and "chat_ids" not in c["remote_data"] for c in listed)
+    busy = next(c for c in listed if lc_call(sandbox, "get_customer", {"id": c["id"]}).json().get("chat_ids"))
+    chat_ids = lc_call(sandbox, "get_customer", {"id": busy["id"]}).json()["chat_ids"]
+    alone = tenant.get(f"/unified/ticketing/contacts/{busy['id']}", integrated_account_id=account_id).json()
+    assert alone["ticket_ids"] == chat_ids
 
 
 def test_a_page_of_contacts_costs_one_upstream_call(tenant, account_id, sandbox):

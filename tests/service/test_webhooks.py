@@ -102,7 +102,7 @@ def test_chat_message_and_close_reach_the_subscriber_as_unified_events(stack):
     stack["worker"].start()
     sandbox, receiver = stack["sandbox"], stack["receiver"]
     shown = stack["client"].get(f"/integrated-accounts/{stack['account']}").json()
-    assert shown["context"]["webhooks"].startswith("registered 4 actions")
+    assert shown["context"]["webhooks"].startswith("registered 5 actions")
     started = sandbox.admin("POST", "customer-messages", json={"customer_id": customer_id(sandbox),
                                                                 "text": "Hello, is anyone there?"})
     events = receiver.wait_for(lambda ev: {"ticket:created", "comment:created"} <= {e["event"] for e in ev})
@@ -223,6 +223,6 @@ def test_deleting_the_account_unregisters_its_webhooks(stack):
     sandbox = stack["sandbox"]
     creds = sandbox.admin("GET", "credentials")
     hooks = lc_call(sandbox, "list_webhooks", {"owner_client_id": creds["client_id"]}, api="configuration").json()
-    assert len(hooks) == 4
+    assert len(hooks) == 5
     assert stack["client"].delete(f"/integrated-accounts/{stack['account']}").status_code == 204
     assert lc_call(sandbox, "list_webhooks", {"owner_client_id": creds["client_id"]}, api="configuration").json() == []
