@@ -114,3 +114,17 @@ def test_an_event_deleted_in_livechat_updates_its_ticket(request):
     events = receiver.wait_for(lambda ev: any(e["event"] == "ticket:updated" for e in ev))
     updated = next(e for e in events if e["event"] == "ticket:updated")
     assert updated["payload"]["id"] == said["chat_id"]
+
+
+def test_a_ticket_tag_in_another_case_is_the_existing_tag(writer, fresh_sandbox):
+    """LiveChat tag names are unique whatever the case: "VIP" is the tag "vip", not a missing one."""
+    client, account = writer
+    customer = lc_call(fresh_sandbox, "list_customers", {"limit": 1}).json()["customers"][0]
+    for create_missing in (False, True):
+        resp = client.request("POST", "/unified/ticketing/tickets", params={"integrated_account_id": account},
+                              json={"contact_id": customer["id"], "body": "Tagged in capitals",
+                                    "tags": ["VIP", "Refund", "vip"], "create_missing_tags": create_missing})
+        assert resp.status_code == 201, resp.text
+        assert [t["name"] for t in resp.json()["tags"]] == ["vip", "refund"]
+    names = [t["name"] for t in lc_call(fresh_sandbox, "list_tags", {}, api="configuration").json()]
+    assert "VIP" not in names and "Refund" not in names
