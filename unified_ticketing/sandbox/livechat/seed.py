@@ -27,7 +27,7 @@ AGENTS = [
 ]
 GROUPS = [(0, "General"), (1, "Sales"), (2, "Technical Support"), (3, "Billing")]
 # A bot agent: bots have 32-hex ids (payloads/management/v3.6/configuration-api/responses/bots/getBot.json)
-# and are listed by list_bots, not list_agents. It greets the customer in about one thread in ten.
+# and are listed by list_bots, not list_agents. It greeted the customer in about one closed thread in ten.
 BOT = {"id": "5c9871d5372c824cbf22d860a707a578", "name": "ChatBot Assistant",
        "avatar_path": "https://cdn.livechat-files.com/api/file/avatars/bot.png", "groups": [{"id": 0, "priority": "first"}]}
 BOT_GREETING = "Hi! I'm the assistant bot. An agent will be with you in a moment."
