@@ -197,8 +197,12 @@ def test_thread_ids(api, archives):
     picked = archives[:: len(archives) // 20][:20]
     assert len(picked) == 20
     ids = [e["thread"]["id"] for e in picked]
-    assert run(api, {"thread_ids": ids}) == [archive_key(e) for e in picked]
-    assert run(api, {"thread_ids": ids[:3] + ["ZZZZZZZZZZ"]}) == [archive_key(e) for e in picked[:3]]
+    # no limit (thread_ids takes no pagination): all 20 in one page, past the default limit of 10
+    whole = api.ok("list_archives", {"sort_order": "asc", "filters": {"thread_ids": ids}})
+    assert [archive_key(e) for e in whole["chats"]] == [archive_key(e) for e in picked]
+    assert "next_page_id" not in whole and whole["found_chats"] == 20
+    some = api.ok("list_archives", {"sort_order": "asc", "filters": {"thread_ids": ids[:3] + ["ZZZZZZZZZZ"]}})
+    assert [archive_key(e) for e in some["chats"]] == [archive_key(e) for e in picked[:3]]
     entry = api.ok("list_archives", {"filters": {"thread_ids": [ids[5]]}})["chats"][0]
     assert entry == picked[5]
 
@@ -209,6 +213,9 @@ def test_thread_ids_limits(api, archives):
     assert err["type"] == "validation"  # at most 20
     _, err = api.error("list_archives", {"filters": {"thread_ids": ids[:2], "tags": {"exists": True}}})
     assert err["type"] == "validation"  # cannot be combined with other filters
+    # nor with pagination: "Cannot be used with other filters or pagination" (List Archives)
+    status, err = api.error("list_archives", {"limit": 1, "filters": {"thread_ids": ids[:1]}})
+    assert (status, err["type"]) == (400, "validation") and "thread_ids" in err["message"]
 
 
 # --- customer_countries and combinations -----------------------------------------------------------
@@ -275,3 +282,21 @@ def test_every_timestamp_has_six_fractional_digits_and_z(api, archives):
     kinds = {p.rsplit(".", 1)[-1] for p, _ in found}
     assert {"created_at", "events_seen_up_to", "started_at", "ended_at", "opened_at",
             "agent_last_event_created_at", "thread_created_at"} <= kinds
+
+
+# --- v3.6: customer_id, customer_email, chat_ids --------------------------------------------------
+def test_v36_customer_filters_find_that_customers_threads(api, archives):
+    customer = next(u for u in archives[len(archives) // 2]["users"] if u["type"] == "customer")
+    want = [archive_key(e) for e in archives
+            if any(u["type"] == "customer" and u["id"] == customer["id"] for u in e["users"])]
+    with Api(api.sandbox, version="3.6") as api36:
+        for filters in ({"customer_id": customer["id"]}, {"customer_email": customer["email"].upper()}):
+            pages = traverse(api36, "list_archives", {"limit": 2, "sort_order": "asc", "filters": filters})
+            assert [archive_key(e) for e in flat(pages, "chats")] == want and pages[0]["found_chats"] == len(want)
+        chat_id = archives[7]["id"]
+        found = flat(traverse(api36, "list_archives", {"limit": 100, "sort_order": "asc",
+                                                       "filters": {"chat_ids": [chat_id]}}), "chats")
+    assert [archive_key(e) for e in found] == [archive_key(e) for e in archives if e["id"] == chat_id]
+    # v3.5 has none of them
+    _, err = api.error("list_archives", {"filters": {"customer_id": customer["id"]}}, version="3.5")
+    assert err["type"] == "validation" and "customer_id" in err["message"]

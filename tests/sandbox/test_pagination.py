@@ -132,6 +132,20 @@ def test_list_chats_include_active_false_drops_active_chats(api, chats_by_id):
     assert {s["id"] for s in closed} == {s["id"] for s in every} - active
 
 
+def test_list_chats_v36_active_filter_replaces_include_active(api, chats_by_id):
+    """v3.6 replaced include_active with active: true only active, false only inactive, absent both."""
+    active = {c for c, threads in chats_by_id.items() if threads[-1]["active"]}
+    with Api(api.sandbox, version="3.6") as api36:
+        only = flat(traverse(api36, "list_chats", {"limit": 100, "filters": {"active": True}}), "chats_summary")
+        assert {s["id"] for s in only} == active
+        closed = flat(traverse(api36, "list_chats", {"limit": 100, "filters": {"active": False}}), "chats_summary")
+        assert {s["id"] for s in closed} == set(chats_by_id) - active
+    _, err = api.error("list_chats", {"filters": {"include_active": False}}, version="3.6")
+    assert err["type"] == "validation" and "include_active" in err["message"]
+    _, err = api.error("list_chats", {"filters": {"active": False}})  # v3.5 has no `active`
+    assert err["type"] == "validation"
+
+
 # --- list_threads ----------------------------------------------------------------------------
 @pytest.mark.parametrize("order", ["asc", "desc"])
 def test_list_threads_pages_through_a_chats_threads(api, chats_by_id, order):
@@ -278,3 +292,54 @@ def test_traversal_is_stable_while_new_chats_arrive(fresh_sandbox):
         newer = api.ok("list_archives", {"page_id": back["previous_page_id"]})
         assert [archive_key(e) for e in newer["chats"]] == [(started["chat_id"], started["thread_id"])]
         assert "previous_page_id" not in newer
+
+
+# --- customers per version -------------------------------------------------------------------
+def test_customers_carry_last_visit_in_v35_and_visit_and_phone_number_in_v36(api):
+    """v3.6 renamed last_visit to visit and added phone_number (Agent Chat API changelog, v3.6)."""
+    listed = api.ok("list_customers", {"limit": 100})["customers"]
+    with_phone = [c for c in listed if api.ok("get_customer", {"id": c["id"]}, version="3.6").get("phone_number")]
+    assert with_phone and len(with_phone) < len(listed)
+    old = api.ok("get_customer", {"id": with_phone[0]["id"]})
+    new = api.ok("get_customer", {"id": with_phone[0]["id"]}, version="3.6")
+    assert "last_visit" in old and "visit" not in old and "phone_number" not in old
+    assert "visit" in new and "last_visit" not in new and new["visit"] == old["last_visit"]
+    assert new["phone_number"].startswith("+")
+    chat_id = old["chat_ids"][0]
+    for version, visit, other in (("3.5", "last_visit", "visit"), ("3.6", "visit", "last_visit")):
+        (user,) = [u for u in api.ok("get_chat", {"chat_id": chat_id}, version=version)["users"]
+                   if u["type"] == "customer"]
+        assert visit in user and other not in user
+
+
+def test_chat_ids_come_only_with_get_customer(api):
+    """chat_ids is a field of Get Customer's answer; the Customer structure in lists and chat users has none."""
+    listed = api.ok("list_customers", {"limit": 100})["customers"]
+    assert all("chat_ids" not in c for c in listed)
+    one = api.ok("get_customer", {"id": listed[0]["id"]})
+    assert one["chat_ids"]
+    for version in ("3.5", "3.6"):
+        users = api.ok("get_chat", {"chat_id": one["chat_ids"][0]}, version=version)["users"]
+        summary = api.ok("list_chats", {"limit": 5}, version=version)["chats_summary"]
+        assert all("chat_ids" not in u for u in users + [u for s in summary for u in s["users"]])
+
+
+# --- configuration fields --------------------------------------------------------------------
+def test_job_title_and_routing_status_come_only_when_asked_for_in_fields(api):
+    for method in ("list_agents", "get_agent"):
+        body = {} if method == "list_agents" else {"id": "owner@helpdesk.example"}
+        plain = api.ok(method, body, api="configuration")
+        asked = api.ok(method, {**body, "fields": ["job_title", "groups"]}, api="configuration")
+        for a in plain if method == "list_agents" else [plain]:
+            assert "job_title" not in a and "groups" not in a and {"id", "name", "role"} <= set(a)
+        for a in asked if method == "list_agents" else [asked]:
+            assert a["job_title"] and a["groups"]
+    groups = api.ok("list_groups", {}, api="configuration")
+    assert groups and all("routing_status" not in g for g in groups)
+    with_status = api.ok("list_groups", {"fields": ["routing_status"]}, api="configuration")
+    assert all(g["routing_status"] in ("accepting_chats", "not_accepting_chats", "offline") for g in with_status)
+    one = api.ok("get_group", {"id": 1, "fields": ["routing_status"]}, api="configuration")
+    assert one["routing_status"] == with_status[1]["routing_status"]
+    assert "routing_status" not in api.ok("get_group", {"id": 1}, api="configuration")
+    _, err = api.error("list_agents", {"fields": ["job_titel"]}, api="configuration")
+    assert err["type"] == "validation" and "job_titel" in err["message"]

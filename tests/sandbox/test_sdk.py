@@ -195,9 +195,10 @@ def test_sdk_configuration_api(fresh_sandbox, clients, version):
     agents = ok(config.list_agents())
     assert agents and {a["id"] for a in agents} >= {creds["agent_id"]}
     for a in agents:
-        assert {"id", "name", "avatar_path", "job_title", "login_status", "role"} <= set(a)
+        assert {"id", "name", "avatar_path", "login_status", "role"} <= set(a) and "job_title" not in a
         assert "@" in a["id"]
-    groups = ok(config.list_groups())
+    assert all("job_title" in a for a in ok(config.list_agents(fields=["job_title"])))  # only when asked
+    groups = ok(config.list_groups(fields=["routing_status"]))
     assert groups and all({"id", "name", "language_code", "routing_status"} <= set(g) for g in groups)
     assert all(isinstance(g["id"], int) for g in groups) and 0 in {g["id"] for g in groups}
 
@@ -207,8 +208,8 @@ def test_sdk_configuration_api(fresh_sandbox, clients, version):
     new = {t["name"]: t for t in ok(config.list_tags())}["from-sdk"]
     assert new["group_ids"] == [groups[1]["id"]] and new["author_id"] == creds["agent_id"]
     assert TIMESTAMP.match(new["created_at"])
-    dup = config.create_tag(name="from-sdk", group_ids=[0])
-    assert dup.status_code == 400 and error_of(dup)["type"] == "validation"
+    dup = config.create_tag(name="From-SDK", group_ids=[0])  # names match case-insensitively
+    assert dup.status_code == 400 and error_of(dup)["type"] == "already_exists"
 
     owner = creds["client_id"]
     registered = ok(config.register_webhook(action="incoming_event", secret_key="s3cret", type="license",

@@ -284,3 +284,70 @@ def test_seeded_file_events_serve_their_bytes(api):
         assert served.headers["Content-Type"].startswith(ev["content_type"])
     missing = api.session.get(files[0]["url"].rsplit("/", 2)[0] + "/NOPE_1/x.txt", verify=False, timeout=30)
     assert missing.status_code == 404
+
+
+# --- groups online and offline, continuous chats ------------------------------------------------------
+def all_agents_offline(sandbox, api) -> None:
+    """Every agent closes the LiveChat app: every group goes offline."""
+    for agent in api.ok("list_agents", api="configuration"):
+        sandbox.admin("POST", "agent-app", json={"agent_id": agent["id"], "routing_status": "offline"})
+
+
+def test_start_and_resume_need_an_online_group_unless_continuous(fresh_sandbox, api):
+    groups = {g["id"]: g["routing_status"] for g in api.ok("list_groups", {"fields": ["routing_status"]},
+                                                             api="configuration")}
+    assert groups[0] == "accepting_chats"
+    earlier = _start(api)
+    api.ok("deactivate_chat", {"id": earlier["chat_id"]})
+    all_agents_offline(fresh_sandbox, api)
+    assert {g["routing_status"] for g in api.ok("list_groups", {"fields": ["routing_status"]},
+                                                api="configuration")} == {"offline"}
+    before = api.ok("list_chats", {"limit": 1})["found_chats"]
+    customer = _customer(api)
+    status, err = api.error("start_chat", {"chat": {"users": [{"id": customer["id"], "type": "customer"}]}})
+    assert (status, err["type"]) == (400, "groups_offline")
+    assert api.ok("list_chats", {"limit": 1})["found_chats"] == before  # nothing was started
+    status, err = api.error("resume_chat", {"chat": {"id": earlier["chat_id"]}})
+    assert err["type"] == "groups_offline"
+
+    started = _start(api, continuous=True)  # a continuous chat needs no agent online
+    chat = api.ok("get_chat", {"chat_id": started["chat_id"]})
+    assert chat["properties"]["routing"]["continuous"] is True
+    api.ok("deactivate_chat", {"id": started["chat_id"]})
+    assert api.ok("resume_chat", {"chat": {"id": started["chat_id"]}})["thread_id"]  # the mode is kept
+    assert api.ok("resume_chat", {"chat": {"id": earlier["chat_id"]}, "continuous": True})["thread_id"]
+
+
+# --- create_tag -------------------------------------------------------------------------------------------
+def test_create_tag_matches_names_whatever_the_case_and_groups_are_optional(api):
+    assert api.ok("create_tag", {"name": "Escalated"}, api="configuration") == {}
+    tags = {t["name"]: t for t in api.ok("list_tags", api="configuration")}
+    assert tags["Escalated"]["group_ids"] == []
+    assert api.ok("create_tag", {"name": "empty-groups", "group_ids": []}, api="configuration") == {}
+    for name in ("escalated", "SUPPORT"):
+        _, err = api.error("create_tag", {"name": name, "group_ids": [0]}, api="configuration")
+        assert err["type"] == "already_exists", name
+    _, err = api.error("create_tag", {"name": "new-one", "group_ids": [0, 99]}, api="configuration")
+    assert err["type"] == "group_not_found" and "99" in err["message"]
+    assert "new-one" not in {t["name"] for t in api.ok("list_tags", api="configuration")}
+
+
+# --- deleted events (v3.6) --------------------------------------------------------------------------------
+def test_a_deleted_event_is_marked_in_v36_and_left_out_in_v35(fresh_sandbox, api):
+    started = _start(api, "Oops, wrong chat")
+    sent = api.ok("send_event", {"chat_id": started["chat_id"], "event": {"type": "message", "text": "kept"}})
+    fresh_sandbox.admin("POST", "agent-app", json={"chat_id": started["chat_id"], "thread_id": started["thread_id"],
+                                                   "event_id": started["event_ids"][0]})
+    new = api.ok("get_chat", {"chat_id": started["chat_id"]}, version="3.6")["thread"]["events"]
+    assert [(e["id"], e.get("deleted")) for e in new] == [(started["event_ids"][0], True), (sent["event_id"], None)]
+    old = api.ok("list_threads", {"chat_id": started["chat_id"]})["threads"][0]["events"]
+    assert [e["id"] for e in old] == [sent["event_id"]]
+
+
+# --- bots -------------------------------------------------------------------------------------------------
+def test_bots_are_agents_of_the_chat_with_32_hex_ids_not_in_list_agents(api):
+    entry = next(e for e in _all_archive(api) if any(len(u) == 32 for u in e["thread"]["user_ids"]))
+    bot = next(u for u in entry["users"] if len(u["id"]) == 32)
+    assert bot["type"] == "agent" and int(bot["id"], 16) >= 0 and "email" not in bot
+    assert any(e.get("author_id") == bot["id"] for e in entry["thread"]["events"])
+    assert bot["id"] not in {a["id"] for a in api.ok("list_agents", api="configuration")}

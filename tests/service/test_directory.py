@@ -1,5 +1,5 @@
 """Users, teams and tags, and what an integration says it supports."""
-from tests.conftest import lc_call, traverse
+from tests.conftest import error, lc_call, traverse
 
 
 def test_users_are_the_agents_and_tickets_link_to_them(tenant, account_id, sandbox):
@@ -75,3 +75,30 @@ def test_creating_a_tag_makes_it_usable_on_tickets(writer, writable_sandbox):
     patched = client.request("PATCH", f"/unified/ticketing/tickets/{ticket['id']}",
                              params={"integrated_account_id": account}, json={"tags": ["escalated"]})
     assert patched.status_code == 200 and [t["name"] for t in patched.json()["tags"]] == ["escalated"]
+
+
+def test_a_tag_name_taken_in_any_case_is_a_409_and_an_unknown_team_a_422(writer, fresh_sandbox):
+    """create_tag matches names case-insensitively (already_exists) and names unknown groups (group_not_found)."""
+    client, account = writer
+    taken = client.post("/unified/ticketing/tags", json={"name": "Refund"}, params={"integrated_account_id": account})
+    err = error(taken, 409, "name")
+    assert "Refund" in err["message"]
+    unknown = client.post("/unified/ticketing/tags", json={"name": "escalated", "team_ids": ["0", "42"]},
+                          params={"integrated_account_id": account})
+    err = error(unknown, 422, "team_ids")
+    assert "42" in err["message"]
+    names = {t["name"] for t in lc_call(fresh_sandbox, "list_tags", {}, api="configuration").json()}
+    assert "Refund" not in names and "escalated" not in names
+
+
+def test_users_carry_their_job_title_and_teams_their_status(tenant, account_id, sandbox):
+    """job_title (agents) and routing_status (groups) are answered only when asked for in `fields`."""
+    agents = lc_call(sandbox, "list_agents", {"fields": ["job_title"]}, api="configuration").json()
+    users = tenant.get("/unified/ticketing/users", integrated_account_id=account_id).json()["result"]
+    assert [u["job_title"] for u in users] == [a["job_title"] for a in agents] and all(u["job_title"] for u in users)
+    one = tenant.get(f"/unified/ticketing/users/{users[2]['id']}", integrated_account_id=account_id).json()
+    assert one["job_title"] == agents[2]["job_title"]
+    groups = lc_call(sandbox, "list_groups", {"fields": ["routing_status"]}, api="configuration").json()
+    for group in groups:
+        team = tenant.get(f"/unified/ticketing/teams/{group['id']}", integrated_account_id=account_id).json()
+        assert team["status"] == group["routing_status"]

@@ -357,15 +357,15 @@ def test_a_license_is_disabled_only_when_its_last_account_goes(stack):
     assert license_state(stack, 1) is True  # connecting enabled the app's webhooks on the license
     hooks = lc_call(stack["sandbox"], "list_webhooks", {"owner_client_id": stack["stack"].creds["client_id"]},
                     api="configuration").json()
-    assert sorted(h["action"] for h in hooks) == ["chat_deactivated", "incoming_chat", "incoming_event",
-                                                  "thread_tagged"]  # one registration for every account
+    assert sorted(h["action"] for h in hooks) == ["chat_deactivated", "event_deleted", "incoming_chat",
+                                                  "incoming_event", "thread_tagged"]  # one for every account
     assert one[0].delete(f"/integrated-accounts/{one[3]}").status_code == 204
     assert license_state(stack, 1) is True  # the other account on the license still gets its events
     assert two[0].delete(f"/integrated-accounts/{two[3]}").status_code == 204
     assert license_state(stack, 1) is False
     assert license_state(stack, 0) is True  # the first tenant's license is left alone
     assert len(lc_call(stack["sandbox"], "list_webhooks", {"owner_client_id": stack["stack"].creds["client_id"]},
-                       api="configuration").json()) == 4
+                       api="configuration").json()) == 5
 
 
 def test_an_account_that_cannot_enable_webhooks_says_why_and_how_to_fix_it(stack):
@@ -394,16 +394,16 @@ def test_the_operator_command_registers_once_per_client_id(hook_sandbox, redis_s
     for _ in range(2):  # again: the older registrations are replaced, never piled up
         done = cli(env, "register", "--integration", "livechat")
         assert done.returncode == 0, done.stderr
-        assert "registered 4 actions" in done.stdout and "https://hooks.example.com/webhooks/livechat" in done.stdout
+        assert "registered 5 actions" in done.stdout and "https://hooks.example.com/webhooks/livechat" in done.stdout
     hooks = lc_call(hook_sandbox, "list_webhooks", {"owner_client_id": creds["client_id"]}, api="configuration").json()
-    assert sorted(h["action"] for h in hooks) == ["chat_deactivated", "incoming_chat", "incoming_event",
-                                                  "thread_tagged"]
+    assert sorted(h["action"] for h in hooks) == ["chat_deactivated", "event_deleted", "incoming_chat",
+                                                  "incoming_event", "thread_tagged"]
     assert {h["url"] for h in hooks} == {"https://hooks.example.com/webhooks/livechat"}
     listed = cli(env, "list")
-    assert listed.returncode == 0 and listed.stdout.count("(this service)") == 4
+    assert listed.returncode == 0 and listed.stdout.count("(this service)") == 5
     assert cli(env, "register", "--integration", "rocketchat").returncode == 2  # registered per account there
     gone = cli(env, "unregister")
-    assert gone.returncode == 0 and "unregistered 4" in gone.stdout
+    assert gone.returncode == 0 and "unregistered 5" in gone.stdout
     assert lc_call(hook_sandbox, "list_webhooks", {"owner_client_id": creds["client_id"]},
                    api="configuration").json() == []
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import requests
 from tests.conftest import ServiceClient, lc_call, sandbox_all, traverse
 
 _SESSION = requests.Session()
+BOT_ID = re.compile(r"^[0-9a-f]{32}$")  # LiveChat bot agents
 
 
 def _cached(fn):
@@ -39,8 +41,9 @@ class Oracle:
     can_reopen: bool  # a comment on a closed ticket reopens it / PATCH status open works
     private_comments: bool  # is_private comments exist
     raw_id_key: str  # the id's key in a raw (format=raw) record
-    # contact fields only the list can fill (the helpdesk's one-contact route leaves their source out)
-    contact_list_only_fields: frozenset = frozenset()
+    # contact fields only one of the two routes can fill (list or one contact: the other leaves their
+    # source out)
+    contact_partial_fields: frozenset = frozenset()
 
     def __init__(self, sandbox, static: bool):
         self.sandbox = sandbox
@@ -124,6 +127,8 @@ class LiveChatOracle(Oracle):
     can_reopen = True
     private_comments = True
     raw_id_key = "id"
+    # chat_ids (ticket_ids) is in get_customer's answer only, never in list_customers' or chat users'
+    contact_partial_fields = frozenset({"ticket_ids"})
 
     @_cached
     def archives(self) -> list[dict]:
@@ -149,7 +154,8 @@ class LiveChatOracle(Oracle):
         return order
 
     def _agents(self, entry) -> list[str]:
-        agents = {u["id"] for u in entry["users"] if u["type"] == "agent"}
+        """The thread's assignees: its agents, not bots (32-hex ids)."""
+        agents = {u["id"] for u in entry["users"] if u["type"] == "agent" and not BOT_ID.match(u["id"])}
         return [u for u in entry["thread"]["user_ids"] if u in agents]
 
     def _customer(self, entry) -> str | None:
@@ -245,7 +251,7 @@ class RocketChatOracle(Oracle):
     raw_id_key = "_id"
     # visitors.info leaves out lastChat (as it does the token): a contact read by id has no
     # last_activity_at or ticket_ids, while visitors.search (the list) carries them
-    contact_list_only_fields = frozenset({"last_activity_at", "ticket_ids"})
+    contact_partial_fields = frozenset({"last_activity_at", "ticket_ids"})
     # agents cannot open rooms, change visitors or create tags through the API
     unsupported = frozenset({("POST", "tickets"), ("PATCH", "contacts"), ("POST", "tags")})
 

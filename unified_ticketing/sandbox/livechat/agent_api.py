@@ -11,7 +11,7 @@ from .filters import archive_predicate, range_filter
 from .methods import Call, method
 from .paging import page, parse_query, with_page_ids
 from .seed import make_id
-from .state import Chat, Store, Thread, public_customer
+from .state import Chat, Store, Thread, customer_json
 
 CHATS_RO = ("chats--all:ro", "chats--access:ro")
 CHATS_RW = ("chats--all:rw", "chats--access:rw")
@@ -20,25 +20,26 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 # --- shapes ---------------------------------------------------------------------------------
-def chat_json(store: Store, chat: Chat, thread: Thread | None = None) -> dict:
-    return {"id": chat.id, "thread": store.thread_json(thread or chat.last_thread), "users": store.chat_users(chat),
+def chat_json(store: Store, chat: Chat, thread: Thread | None = None, version: str = "3.5") -> dict:
+    return {"id": chat.id, "thread": store.thread_json(thread or chat.last_thread, version),
+            "users": store.chat_users(chat, version),
             "properties": chat.properties, "access": {"group_ids": list(chat.group_ids)},
             "is_followed": chat.is_followed}
 
 
-def archive_entry(store: Store, thread: Thread) -> dict:
+def archive_entry(store: Store, thread: Thread, version: str) -> dict:
     chat = store.chats[thread.chat_id]
-    return {"id": chat.id, "users": store.chat_users(chat), "thread": store.thread_json(thread),
+    return {"id": chat.id, "users": store.chat_users(chat, version), "thread": store.thread_json(thread, version),
             "properties": chat.properties, "access": {"group_ids": list(chat.group_ids)}}
 
 
-def chat_summary(store: Store, chat: Chat) -> dict:
+def chat_summary(store: Store, chat: Chat, version: str) -> dict:
     t = chat.last_thread
     last_per_type = {}
-    for ev in store.events(t):
+    for ev in store.visible_events(t, version):
         last_per_type[ev["type"]] = {"thread_id": t.id, "thread_created_at": clock.fmt(t.created_at), "event": ev}
     return {
-        "id": chat.id, "users": store.chat_users(chat),
+        "id": chat.id, "users": store.chat_users(chat, version),
         "last_thread_summary": {"id": t.id, "active": t.active, "created_at": clock.fmt(t.created_at),
                                 "user_ids": list(t.user_ids), "tags": list(t.tags), "properties": t.properties,
                                 "access": {"group_ids": list(t.group_ids)}},
@@ -184,29 +185,51 @@ def _refresh_customer(store: Store, customer: dict) -> None:
     customer["statistics"]["threads_count"] = sum(len(c.threads) for c in chats)
 
 
+def _require_online_groups(store: Store, group_ids: list[int], continuous: bool) -> None:
+    """Without `continuous: true`, a chat needs its groups online: start_chat's `continuous` "starts the
+    chat as continuous (online group is not required)" (messaging/agent-chat-api/index.mdx, Start Chat;
+    SDK livechat/agent/web/api/v36.py start_chat and resume_chat docstrings, which say the same for
+    resume_chat). The error type is `groups_offline` ("Groups offline": src/constants/index.js ERRORS;
+    GROUPS_OFFLINE "a group in the targeted chat is offline" in extending-chat-widget/customer-sdk)."""
+    if continuous:
+        return
+    offline = [g for g in group_ids if store.group_status(g) == "offline"]
+    if offline:
+        raise LiveChatError("groups_offline", f"Groups offline: group {offline[0]} has no agent online; "
+                                              "start the chat with continuous: true")
+
+
 # --- chats ----------------------------------------------------------------------------------
 @method("agent", "list_chats", scopes=CHATS_RO)
 def list_chats(call: Call):
     store = call.store
     q = parse_query(call.body, "list_chats", default_limit=10)
     f = {k: v for k, v in q.filters.items() if k != "_"}
-    unknown = set(f) - {"include_active", "include_chats_without_threads", "group_ids", "properties"}
+    # v3.6 replaced `include_active` with `active` (true: only active, false: only inactive, absent or
+    # null: both): messaging/agent-chat-api/changelog/index.mdx, [v3.6] Chats; index.mdx, List Chats.
+    active_filter = "include_active" if call.version == "3.5" else "active"
+    unknown = set(f) - {active_filter, "include_chats_without_threads", "group_ids", "properties"}
     if unknown:
         raise validation(f"filters: unknown filter {sorted(unknown)[0]}")
-    include_active = _bool(f, "include_active", True)
+    if call.version == "3.5":
+        want_active = None if _bool(f, "include_active", True) else False
+    else:
+        want_active = f.get("active")
+        if want_active is not None and not isinstance(want_active, bool):
+            raise validation("filters.active: must be a boolean or null")
     gids = f.get("group_ids")
     if gids is not None and (not isinstance(gids, list) or not all(isinstance(g, int) for g in gids)):
         raise validation("filters.group_ids: must be an array of integers")
 
     def matches(chat: Chat) -> bool:
-        if not include_active and chat.last_thread.active:
+        if want_active is not None and chat.last_thread.active != want_active:
             return False
         return gids is None or bool(set(gids).intersection(chat.group_ids))
 
     found, next_id, prev_id = page(store.chats_sorted, lambda c: c.sort_key, matches, q, "list_chats")
     key = ("list_chats", repr(sorted(f.items())))
     total = store.cached_count(key, lambda: sum(1 for c in store.chats_sorted if matches(c)))
-    out = {"chats_summary": [chat_summary(store, c) for c in found], "found_chats": total}
+    out = {"chats_summary": [chat_summary(store, c, call.version) for c in found], "found_chats": total}
     return with_page_ids(out, next_id, prev_id)
 
 
@@ -214,14 +237,20 @@ def list_chats(call: Call):
 def list_archives(call: Call):
     store = call.store
     q = parse_query(call.body, "list_archives", default_limit=10)
-    pred = archive_predicate(store, q.filters)
+    if "thread_ids" in q.filters:
+        # "Cannot be used with other filters or pagination" (thread_ids in messaging/agent-chat-api/
+        # index.mdx and v3.5/index.mdx, List Archives): no limit, and every match (at most 20) in one page.
+        if call.body.get("limit") is not None:
+            raise validation("filters.thread_ids: cannot be used with pagination (limit)")
+        q.limit = 100
+    pred = archive_predicate(store, q.filters, call.version)
     found, next_id, prev_id = page(store.threads_sorted, lambda t: t.sort_key, pred, q, "list_archives")
     if set(q.filters) - {"_"}:
         key = ("list_archives", repr(sorted(q.filters.items())))
         total = store.cached_count(key, lambda: sum(1 for t in store.threads_sorted if pred(t)))
     else:
         total = len(store.threads_sorted)
-    out = {"chats": [archive_entry(store, t) for t in found], "found_chats": total}
+    out = {"chats": [archive_entry(store, t, call.version) for t in found], "found_chats": total}
     return with_page_ids(out, next_id, prev_id)
 
 
@@ -263,7 +292,7 @@ def list_threads(call: Call):
             q.anchor, q.direction = list(chat.threads[-needed - 1].sort_key), "next"
 
     found, next_id, prev_id = page(chat.threads, lambda t: t.sort_key, matches, q, "list_threads")
-    out = {"threads": [store.thread_json(t) for t in found],
+    out = {"threads": [store.thread_json(t, call.version) for t in found],
            "found_threads": sum(1 for t in chat.threads if matches(t))}
     return with_page_ids(out, next_id, prev_id)
 
@@ -272,7 +301,7 @@ def list_threads(call: Call):
 def get_chat(call: Call):
     chat = _chat(call.store, _required_str(call.body, "chat_id"))
     thread = _thread(call.store, chat, call.body["thread_id"]) if call.body.get("thread_id") else None
-    return chat_json(call.store, chat, thread)
+    return chat_json(call.store, chat, thread, call.version)
 
 
 @method("agent", "start_chat", scopes=CHATS_RW)
@@ -298,8 +327,12 @@ def start_chat(call: Call):
     requester = call.principal.agent_id
     events = _thread_events(call, raw.get("thread"), requester)
     group_ids = _group_ids(raw.get("access"), [0])
+    continuous = _bool(body, "continuous", False)
+    _require_online_groups(store, group_ids, continuous)
+    properties = raw.get("properties") or {}
+    properties = {**properties, "routing": {**properties.get("routing", {}), "continuous": continuous}}
     chat = Chat(id=make_id(_id_rng), customer_id=customer["id"], threads=[], group_ids=group_ids,
-                properties=raw.get("properties") or {})
+                properties=properties)
     while chat.id in store.chats:
         chat.id = make_id(_id_rng)
     members = [customer["id"], requester] + [a for a in agent_ids if a != requester]
@@ -308,7 +341,7 @@ def start_chat(call: Call):
     store.add_chat(chat)
     customer["chat_ids"].append(chat.id)
     _refresh_customer(store, customer)
-    call.sandbox.webhooks.emit("incoming_chat", {"chat": chat_json(store, chat)})
+    call.sandbox.webhooks.emit("incoming_chat", {"chat": chat_json(store, chat, version=call.version)})
     event_ids = [_post_event(call, thread, ev)["id"] for ev in events]
     out = {"chat_id": chat.id, "thread_id": thread.id}
     if event_ids:
@@ -329,6 +362,10 @@ def resume_chat(call: Call):
     requester = call.principal.agent_id
     events = _thread_events(call, raw.get("thread"), requester)
     group_ids = _group_ids(raw.get("access"), chat.group_ids)
+    routing = chat.properties.setdefault("routing", {})
+    continuous = _bool(body, "continuous", bool(routing.get("continuous")))  # "If not set: leaves the mode unchanged"
+    _require_online_groups(store, group_ids, continuous)
+    routing["continuous"] = continuous
     chat.group_ids = group_ids
     thread = _new_thread(store, chat, [chat.customer_id, requester], active, group_ids,
                          (raw.get("thread") or {}).get("properties"))
@@ -336,7 +373,7 @@ def resume_chat(call: Call):
     customer = store.customers.get(chat.customer_id)
     if customer:
         _refresh_customer(store, customer)
-    call.sandbox.webhooks.emit("incoming_chat", {"chat": chat_json(store, chat)})
+    call.sandbox.webhooks.emit("incoming_chat", {"chat": chat_json(store, chat, version=call.version)})
     event_ids = [_post_event(call, thread, ev)["id"] for ev in events]
     out = {"thread_id": thread.id}
     if event_ids:
@@ -570,7 +607,7 @@ def list_customers(call: Call):
     found, next_id, prev_id = page(items, key, pred, q, "list_customers")
     total = store.cached_count(("list_customers", repr(sorted(q.filters.items()))),
                                lambda: sum(1 for c in store.customers_sorted if pred(c)))
-    out = {"customers": [public_customer(c) for c in found], "total_customers": total}
+    out = {"customers": [customer_json(c, call.version) for c in found], "total_customers": total}
     return with_page_ids(out, next_id, prev_id)
 
 
@@ -579,7 +616,7 @@ def get_customer(call: Call):
     customer = call.store.customers.get(_required_str(call.body, "id"))
     if customer is None:
         raise not_found("Customer not found")
-    return public_customer(customer)
+    return customer_json(customer, call.version, with_chat_ids=True)
 
 
 def _customer_fields(body: dict) -> dict:
@@ -608,7 +645,7 @@ def create_customer(call: Call):
                 "statistics": {"chats_count": 0, "threads_count": 0, "visits_count": 0},
                 "created_at": clock.fmt(now), "chat_ids": [], "_created_us": now, **fields}
     call.store.add_customer(customer)
-    call.sandbox.webhooks.emit("incoming_customer", {"customer": public_customer(customer)})
+    call.sandbox.webhooks.emit("incoming_customer", {"customer": customer_json(customer, call.version)})
     return {"customer_id": customer["id"]}
 
 
@@ -656,3 +693,27 @@ def customer_writes(sandbox, body: dict) -> dict:
         ev = build_event(store, {"type": "message", "text": text}, customer["id"])
         ev = _post_event(call, chat.last_thread, ev, author_type="customer")
         return {"chat_id": chat.id, "thread_id": chat.last_thread.id, "event_id": ev["id"]}
+
+
+def agent_app_action(sandbox, body: dict) -> dict:
+    """What agents do in the LiveChat app, not through the API: go online or offline (closing the app
+    logs them out; routing statuses: agent-chat-api/index.mdx, Set Routing Status), or delete an event
+    (v3.6 models deleted events and sends `event_deleted`: management/webhooks/index.mdx)."""
+    store = sandbox.store
+    with store.lock:
+        if "routing_status" in body:
+            agent = store.agents.get(body.get("agent_id"))
+            if agent is None:
+                raise not_found("Agent not found")
+            if body["routing_status"] not in ("accepting_chats", "not_accepting_chats", "offline"):
+                raise validation("routing_status: must be accepting_chats, not_accepting_chats or offline")
+            agent["_routing_status"] = body["routing_status"]
+            store.touch()
+            return {"agent_id": agent["id"], "routing_status": agent["_routing_status"]}
+        chat = _chat(store, body.get("chat_id"))
+        thread = _thread(store, chat, body.get("thread_id"))
+        if store.delete_event(thread, body.get("event_id")) is None:
+            raise not_found("Event not found")
+        sandbox.webhooks.emit("event_deleted", {"chat_id": chat.id, "thread_id": thread.id,
+                                                "event_id": body["event_id"]})
+        return {}

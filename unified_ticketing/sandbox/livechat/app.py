@@ -220,6 +220,15 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
         except LiveChatError as err:
             return render(err, "http")
 
+    @app.post("/_sandbox/agent-app")
+    def sandbox_agent_app():
+        """Simulate the agent app: an agent's routing status, or an event deleted there."""
+        loopback_only()
+        try:
+            return jsonify(agent_api.agent_app_action(sandbox, request.get_json(silent=True) or {}))
+        except LiveChatError as err:
+            return render(err, "http")
+
     return app
 
 

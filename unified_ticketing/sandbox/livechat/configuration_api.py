@@ -8,36 +8,71 @@ from .errors import LiveChatError, not_found, validation
 from .methods import Call, method
 from .webhooks import ACTIONS
 
+# Agents and groups answer a base set of fields; the rest only when named in `fields`
+# (management/configuration-api/index.mdx and v3.5/index.mdx: List Agents, Get Agent, List Groups,
+# Get Group, "Possible values for the fields[] parameter"). The base sets are those of the samples
+# (payloads/management/v3.6/configuration-api/responses/agents/*.json, groups/*.json).
+AGENT_BASE = ("id", "account_id", "name", "avatar_path", "role", "login_status")
+AGENT_FIELDS = ("groups", "work_scheduler", "email_subscriptions", "notifications", "job_title", "mobile",
+                "max_chats_count", "suspended", "awaiting_approval", "last_logout")
+GROUP_FIELDS = ("agent_priorities", "routing_status")
+
+
+def _fields(call: Call, allowed: tuple[str, ...]) -> set[str]:
+    fields = call.body.get("fields")
+    if fields is None:
+        return set()
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise validation("fields: must be an array of strings")
+    unknown = [f for f in fields if f not in allowed]
+    if unknown:
+        raise validation(f"fields: unknown field {unknown[0]}; possible values: {', '.join(allowed)}")
+    return set(fields)
+
+
+def _agent_json(agent: dict, fields: set[str]) -> dict:
+    keep = set(AGENT_BASE) | fields
+    return {k: v for k, v in agent.items() if k in keep}
+
+
+def _group_json(store, group: dict, fields: set[str]) -> dict:
+    out = dict(group)
+    if "routing_status" in fields:
+        out["routing_status"] = store.group_status(group["id"])
+    if "agent_priorities" in fields:
+        out["agent_priorities"] = {a["id"]: g["priority"] for a in store.agents.values() for g in a["groups"]
+                                   if g["id"] == group["id"]}
+    return out
+
 
 @method("configuration", "list_agents", scopes=("agents--all:ro",))
 def list_agents(call: Call):
-    fields = call.body.get("fields") or []
-    if not isinstance(fields, list):
-        raise validation("fields: must be an array")
-    base = ("id", "name", "avatar_path", "job_title", "login_status", "role", "max_chats_count")
-    keep = set(base) | set(fields)
-    return [{k: v for k, v in a.items() if k in keep} for a in call.store.agents.values()]
+    fields = _fields(call, AGENT_FIELDS)
+    return [_agent_json(a, fields) for a in call.store.agents.values()]
 
 
 @method("configuration", "get_agent", scopes=("agents--all:ro",))
 def get_agent(call: Call):
+    fields = _fields(call, AGENT_FIELDS)
     agent = call.store.agents.get(call.body.get("id"))
     if agent is None:
         raise not_found("Agent not found")
-    return dict(agent)
+    return _agent_json(agent, fields)
 
 
 @method("configuration", "list_groups", scopes=("groups--all:ro",))
 def list_groups(call: Call):
-    return [dict(g) for g in call.store.groups]
+    fields = _fields(call, GROUP_FIELDS)
+    return [_group_json(call.store, g, fields) for g in call.store.groups]
 
 
 @method("configuration", "get_group", scopes=("groups--all:ro",))
 def get_group(call: Call):
+    fields = _fields(call, GROUP_FIELDS)
     group = next((g for g in call.store.groups if g["id"] == call.body.get("id")), None)
     if group is None:
         raise not_found("Group not found")
-    return dict(group)
+    return _group_json(call.store, group, fields)
 
 
 @method("configuration", "list_tags", scopes=("tags--all:ro",))
@@ -51,17 +86,20 @@ def list_tags(call: Call):
 
 @method("configuration", "create_tag", scopes=("tags--all:rw",))
 def create_tag(call: Call):
-    name, gids = call.body.get("name"), call.body.get("group_ids")
+    """`name` matches existing tags case-insensitively and `group_ids` is optional, may be empty
+    (configuration-api/index.mdx, Create Tag; SDK livechat/configuration/api/v36.py create_tag). The
+    error types are of the method list's Errors: already_exists, group_not_found."""
+    name, gids = call.body.get("name"), call.body.get("group_ids", [])
     if not isinstance(name, str) or not name.strip():
         raise validation("name: is required and must be a non-empty string")
-    if not isinstance(gids, list) or not gids or not all(isinstance(g, int) for g in gids):
-        raise validation("group_ids: is required and must be a non-empty array of integers")
-    if name in call.store.tags:
-        raise validation(f"Tag {name} already exists")
+    if not isinstance(gids, list) or not all(isinstance(g, int) and not isinstance(g, bool) for g in gids):
+        raise validation("group_ids: must be an array of integers")
+    if any(t.lower() == name.lower() for t in call.store.tags):
+        raise LiveChatError("already_exists", f"Tag {name} already exists")
     known = {g["id"] for g in call.store.groups}
     missing = [g for g in gids if g not in known]
     if missing:
-        raise not_found(f"Group {missing[0]} not found")
+        raise LiveChatError("group_not_found", f"Group {missing[0]} not found")
     call.store.tags[name] = {"name": name, "group_ids": gids, "author_id": call.principal.agent_id,
                              "created_at": clock.fmt(clock.now_us())}
     call.store.touch()
@@ -101,8 +139,10 @@ def _owned(call: Call) -> str:
 def register_webhook(call: Call):
     body = call.body
     action, url, secret = body.get("action"), body.get("url"), body.get("secret_key")
-    if action not in ACTIONS:
-        raise validation(f"action: must be one of {', '.join(ACTIONS)}")
+    # event_deleted is an action from v3.6 on (configuration-api/index.mdx lists it; v3.5/index.mdx does not)
+    actions = ACTIONS if call.version != "3.5" else tuple(a for a in ACTIONS if a != "event_deleted")
+    if action not in actions:
+        raise validation(f"action: must be one of {', '.join(actions)}")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise validation("url: must be an http(s) URL")
     if len(url) > MAX_URL:

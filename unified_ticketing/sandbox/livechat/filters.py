@@ -11,7 +11,7 @@ from .errors import validation
 PLAN_EVENT_TYPES = {
     "filled_form": "filled_form", "system_message": "system_message", "system_message_closed": "system_message",
     "customer_message": "message", "agent_message": "message", "agent_closing": "message",
-    "private_note": "message", "file": "file", "rich_message": "rich_message",
+    "private_note": "message", "file": "file", "rich_message": "rich_message", "bot_message": "message",
 }
 
 
@@ -58,9 +58,17 @@ def range_filter(spec, field: str, parse=None):
     return lambda have: all(fn(have, bound) for fn, bound in checks)
 
 
-def archive_predicate(store, filters: dict):
+# Filters list_archives gained in v3.6 (messaging/agent-chat-api/changelog/index.mdx, [v3.6] Chats;
+# the v3.6 request table in messaging/agent-chat-api/index.mdx); v3.5 refuses them as unknown.
+V36_ARCHIVE_FILTERS = ("customer_id", "customer_email", "chat_ids")
+
+
+def archive_predicate(store, filters: dict, version: str = "3.5"):
     """Predicate over a Thread for list_archives' filters."""
     checks = []
+    if version == "3.5" and set(filters) & set(V36_ARCHIVE_FILTERS):
+        name = sorted(set(filters) & set(V36_ARCHIVE_FILTERS))[0]
+        raise validation(f"filters: unknown filter {name} (list_archives has it from v3.6)")
     for name, spec in filters.items():
         if name == "_":
             continue
@@ -84,6 +92,19 @@ def archive_predicate(store, filters: dict):
                 raise validation("filters.thread_ids: cannot be used with other filters")
             ids = set(spec)
             checks.append(lambda t, s=ids: t.id in s)
+        elif name in ("customer_id", "customer_email"):
+            if not isinstance(spec, str) or not spec:
+                raise validation(f"filters.{name}: must be a non-empty string")
+            if name == "customer_id":
+                checks.append(lambda t, v=spec: store.chats[t.chat_id].customer_id == v)
+            else:  # the docs do not say how emails compare; the sandbox ignores case, as email does
+                email = spec.lower()
+                checks.append(lambda t, v=email: (store.customers.get(store.chats[t.chat_id].customer_id)
+                                                  or {}).get("email", "").lower() == v)
+        elif name == "chat_ids":
+            if not isinstance(spec, list) or not all(isinstance(i, str) for i in spec) or len(spec) > 1000:
+                raise validation("filters.chat_ids: must be an array of at most 1000 chat ids")
+            checks.append(lambda t, s=set(spec): t.chat_id in s)
         elif name == "group_ids":
             if not isinstance(spec, list) or not all(isinstance(g, int) for g in spec):
                 raise validation("filters.group_ids: must be an array of integers")
@@ -91,7 +112,8 @@ def archive_predicate(store, filters: dict):
             checks.append(lambda t, s=gids: bool(s.intersection(t.group_ids)))
         elif name == "agents":
             p = set_filter(spec, name)
-            checks.append(lambda t, p=p: p([u for u in t.user_ids if u in store.agents]))
+            # bots are agents too (v3.6 adds `agent_types` to tell them apart: agent-chat-api/index.mdx)
+            checks.append(lambda t, p=p: p([u for u in t.user_ids if u in store.agents or u in store.bots]))
         elif name == "tags":
             p = set_filter(spec, name)
             checks.append(lambda t, p=p: p(t.tags))

@@ -26,6 +26,11 @@ AGENTS = [
     ("tomas.novak@helpdesk.example", "Tomas Novak", "normal", "Technical Support"),
 ]
 GROUPS = [(0, "General"), (1, "Sales"), (2, "Technical Support"), (3, "Billing")]
+# A bot agent: bots have 32-hex ids (payloads/management/v3.6/configuration-api/responses/bots/getBot.json)
+# and are listed by list_bots, not list_agents. It greeted the customer in about one closed thread in ten.
+BOT = {"id": "5c9871d5372c824cbf22d860a707a578", "name": "ChatBot Assistant",
+       "avatar_path": "https://cdn.livechat-files.com/api/file/avatars/bot.png", "groups": [{"id": 0, "priority": "first"}]}
+BOT_GREETING = "Hi! I'm the assistant bot. An agent will be with you in a moment."
 TAGS = [
     ("support", [0, 2]), ("sales", [0, 1]), ("billing", [0, 3]), ("bug", [2]), ("refund", [3]),
     ("positive feedback", [0]), ("negative feedback", [0]), ("upgrade", [1]), ("onboarding", [0, 2]),
@@ -91,9 +96,11 @@ def seed_store(store: Store, seed: int, chats: int, agents: list = AGENTS) -> No
             "login_status": "accepting chats" if i % 3 else "not accepting chats",
             "groups": [{"id": 0, "priority": "normal"}] + ([{"id": 1 + i % 3, "priority": "first"}] if i else []),
             "max_chats_count": 6,
+            # the agent's current routing status; a group's is derived from its agents' (state.group_status)
+            "_routing_status": "accepting_chats" if i % 3 else "not_accepting_chats",
         }
-    store.groups = [{"id": gid, "name": name, "language_code": "en",
-                     "routing_status": "accepting_chats"} for gid, name in GROUPS]
+    store.bots[BOT["id"]] = dict(BOT)
+    store.groups = [{"id": gid, "name": name, "language_code": "en"} for gid, name in GROUPS]
     tag_created = clock.fmt(TIMELINE_END_US - TIMELINE_DAYS * 86_400_000_000 - 86_400_000_000)
     for name, gids in TAGS:
         store.tags[name] = {"name": name, "group_ids": gids, "author_id": agents[0][0], "created_at": tag_created}
@@ -141,6 +148,9 @@ def _make_customer(rng: random.Random, created_us: int) -> dict:
         "chat_ids": [],
         "_created_us": created_us,
     }
+    digits = int(customer["id"].replace("-", "")[:12], 16)
+    if digits % 3 == 0:  # derived from the id, so the rest of the seed stays as it was
+        customer["phone_number"] = f"+4871{digits % 10_000_000:07d}"  # E.164 (update_customer, v3.6)
     if rng.random() < 0.3:
         customer["avatar"] = f"https://cdn.livechat-files.com/api/file/avatars/c{rng.randrange(50)}.png"
     return customer
@@ -170,6 +180,10 @@ def _add_seeded_chat(store: Store, rng: random.Random, customer: dict, first_us:
         thread = Thread(id=tid, chat_id=chat_id, created_at=t_us, active=active,
                         user_ids=[customer["id"], agent], tags=tags, group_ids=list(group_ids),
                         seed=rng.getrandbits(48), plan=_plan(rng, first=i == 0, active=active))
+        if thread.seed % 10 == 0 and not active:  # the bot greeted first (no draw from rng: the seed stays)
+            thread.user_ids.append(BOT["id"])
+            at = 1 if thread.plan[:1] == ("filled_form",) else 0
+            thread.plan = thread.plan[:at] + ("bot_message",) + thread.plan[at:]
         if threads:
             threads[-1].next_thread_id = tid
             thread.previous_thread_id = threads[-1].id
@@ -226,6 +240,8 @@ def expand_events(store: Store, thread: Thread) -> list[dict]:
             ev.update(type="system_message", system_message_type="manual_archived_agent",
                       text=SYSTEM_TEXTS["manual_archived_agent"].format(agent=agent_name),
                       text_vars={"agent": agent_name})
+        elif kind == "bot_message":
+            ev.update(type="message", author_id=BOT["id"], text=BOT_GREETING)
         elif kind == "customer_message":
             text = opener if said_c == 0 else customer_lines[(said_c - 1) % len(customer_lines)]
             said_c += 1

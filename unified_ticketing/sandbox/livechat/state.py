@@ -73,6 +73,7 @@ class Store:
         self.license_id = license_id
         self.organization_id = organization_id
         self.agents: dict[str, dict] = {}
+        self.bots: dict[str, dict] = {}  # bot agents (Configuration API list_bots), not in list_agents
         self.groups: list[dict] = []
         self.tags: dict[str, dict] = {}
         self.customers: dict[str, dict] = {}
@@ -134,12 +135,36 @@ class Store:
 
         return thread.events if thread.events is not None else expand_events(self, thread)
 
-    def thread_json(self, thread: Thread) -> dict:
+    def visible_events(self, thread: Thread, version: str) -> list[dict]:
+        """The thread's events as `version` shows them.
+
+        v3.6 added deleted events: they stay in the thread with `deleted: true` (the original event for
+        administrators and owners, a stub for `normal` agents: messaging/agent-chat-api/data-structures/
+        index.mdx, "Deleted event"; payloads/messaging/v3.6/agent-chat-api/events/deletedEvent.json).
+        v3.5 documents no deleted events (v3.5/data-structures/index.mdx): the sandbox leaves them out.
+        """
+        events = self.events(thread)
+        if version == "3.5" and any(e.get("deleted") for e in events):
+            return [e for e in events if not e.get("deleted")]
+        return events  # the thread's own list: a webhook snapshot taken later sees events added meanwhile
+
+    def delete_event(self, thread: Thread, event_id: str) -> dict | None:
+        from .seed import expand_events
+
+        if thread.events is None:
+            thread.events = expand_events(self, thread)
+        ev = next((e for e in thread.events if e["id"] == event_id), None)
+        if ev is not None:
+            ev["deleted"] = True
+            self.touch()
+        return ev
+
+    def thread_json(self, thread: Thread, version: str = "3.5") -> dict:
         out = {
             "id": thread.id,
             "active": thread.active,
             "user_ids": list(thread.user_ids),
-            "events": self.events(thread),
+            "events": self.visible_events(thread, version),
             "properties": thread.properties,
             "access": {"group_ids": list(thread.group_ids)},
             "tags": list(thread.tags),
@@ -151,25 +176,41 @@ class Store:
             out["next_thread_id"] = thread.next_thread_id
         return out
 
-    def chat_users(self, chat: Chat) -> list[dict]:
+    def chat_users(self, chat: Chat, version: str = "3.5") -> list[dict]:
         customer = self.customers.get(chat.customer_id)
         users = []
         if customer:
-            user = public_customer(customer)
+            user = customer_json(customer, version)
             user.update({"present": chat.last_thread.active, "events_seen_up_to": clock.fmt(chat.sort_key[0])})
             users.append(user)
         agent_ids = []
         for t in chat.threads:
-            agent_ids += [u for u in t.user_ids if u in self.agents and u not in agent_ids]
+            agent_ids += [u for u in t.user_ids if (u in self.agents or u in self.bots) and u not in agent_ids]
         for agent_id in agent_ids:
-            a = self.agents[agent_id]
-            users.append({
-                "id": a["id"], "type": "agent", "name": a["name"], "email": a["id"],
+            # Bots are agents in a chat's users (type "agent", a 32-hex id, no email): the chat sample
+            # of payloads/messaging/v3.6/customer-chat-api/other-structures/chat.json.
+            a = self.agents.get(agent_id) or self.bots[agent_id]
+            user = {"id": a["id"], "type": "agent", "name": a["name"]}
+            if agent_id in self.agents:
+                user["email"] = a["id"]
+            user.update({
                 "present": chat.last_thread.active and agent_id in chat.last_thread.user_ids,
                 "events_seen_up_to": clock.fmt(chat.sort_key[0]), "avatar": a["avatar_path"],
                 "visibility": "agents" if agent_id in chat.agents_only else "all",
             })
+            users.append(user)
         return users
+
+    def group_status(self, group_id: int) -> str:
+        """A group's routing status from its members': accepting_chats if one accepts chats,
+        not_accepting_chats if one is online, else offline (the values of list_groups' `routing_status`:
+        management/configuration-api/index.mdx; payloads/management/v3.6/.../groups/listGroups.json)."""
+        statuses = {a["_routing_status"] for a in [*self.agents.values(), *self.bots.values()]
+                    if "_routing_status" in a and any(g["id"] == group_id for g in a["groups"])}
+        for status in ("accepting_chats", "not_accepting_chats"):
+            if status in statuses:
+                return status
+        return "offline"
 
     def cached_count(self, key, compute):
         if key not in self._count_cache:
@@ -177,6 +218,24 @@ class Store:
         return self._count_cache[key]
 
 
-def public_customer(customer: dict) -> dict:
-    """The customer as LiveChat returns it: without the sandbox's private sort key."""
-    return {k: v for k, v in customer.items() if not k.startswith("_")}
+def customer_json(customer: dict, version: str, with_chat_ids: bool = False) -> dict:
+    """The customer as LiveChat answers it in `version`, without the sandbox's private keys.
+
+    - v3.6 renamed `last_visit` to `visit` and added `phone_number` (messaging/agent-chat-api/
+      changelog/index.mdx, [v3.6] Customers; payloads/messaging/v3.6/agent-chat-api/users/customer.json);
+    - `chat_ids` is a field of the Get Customer answer only (messaging/agent-chat-api/index.mdx and
+      v3.5/index.mdx, "Get Customer" response table); the Customer data structure that lists and chat
+      users carry has none (payloads/messaging/v3.{5,6}/agent-chat-api/users/customer.json, chat.json).
+    """
+    out = {}
+    for key, value in customer.items():
+        if key.startswith("_") or (key == "chat_ids" and not with_chat_ids):
+            continue
+        if key == "chat_ids" and not value:
+            continue  # "Returned only if the customer had at least one chat"
+        if key == "last_visit" and version != "3.5":
+            key = "visit"
+        if key == "phone_number" and version == "3.5":
+            continue
+        out[key] = value
+    return out

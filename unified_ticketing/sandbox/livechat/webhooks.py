@@ -27,7 +27,8 @@ from ..deliveries import DeliveryQueue
 
 log = logging.getLogger("livechat-sandbox.webhooks")
 ACTIONS = ("incoming_chat", "incoming_event", "chat_deactivated", "thread_tagged", "thread_untagged",
-           "chat_transferred", "incoming_customer", "customer_session_fields_updated", "event_properties_updated")
+           "chat_transferred", "incoming_customer", "customer_session_fields_updated", "event_properties_updated",
+           "event_deleted")
 
 
 class Dispatcher:
