@@ -444,7 +444,7 @@ def test_registering_routes_accounts_connected_before_it(stack, redis_server_url
     env = {**os.environ, **app_env(stack["sandbox"]), "REDIS_URL": redis_server_url,
            "UNIFIED_SECRET_KEY": "test-secret", "UNIFIED_PUBLIC_URL": stack["base"]}
     done = cli(env, "register")
-    assert done.returncode == 0 and "replaced 4 older registrations" in done.stdout, done.stderr
+    assert done.returncode == 0 and "replaced 5 older registrations" in done.stdout, done.stderr
     routed = start_chat(stack["sandbox"], stack["stack"].creds["licenses"][0])
     stack["receiver"].wait_for(lambda ev: routed in {e["payload"].get("id") for e in ev})
     assert created_ids(stack["receiver"]) == {routed} and dropped != routed
