@@ -272,7 +272,7 @@ class RocketChatOracle(Oracle):
 
     @_cached
     def messages(self, rid: str) -> list[dict]:
-        return self._all(f"/api/v1/livechat/messages/{rid}", "messages", sort=json.dumps({"ts": 1}))
+        return self._all(f"/api/v1/livechat/{rid}/messages", "messages", sort=json.dumps({"ts": 1}))
 
     def ticket_ids(self):
         return [r["_id"] for r in self.rooms()]

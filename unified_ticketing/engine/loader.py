@@ -10,7 +10,7 @@ import yaml
 
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError, compile_expression
-from .steps import WriteOperation, parse_write_operation
+from .steps import WriteOperation, _failure, parse_write_operation
 
 RESOURCES = ("tickets", "comments", "contacts", "attachments", "users", "teams", "tags")
 METHODS = ("list", "get")
@@ -203,9 +203,26 @@ class Integration:
     proxy: ProxyPolicy = ProxyPolicy()
     operations: dict[tuple[str, str, str], Operation | WriteOperation] = field(default_factory=dict)
     # keyed (resource, method, version)
+    verify_errors: dict = field(default_factory=dict)  # upstream error type -> Failure, when connecting
 
     def operation(self, resource: str, method: str, version: str) -> Operation | WriteOperation | None:
         return self.operations.get((resource, method, version))
+
+
+def _verify_errors(f, node: dict) -> dict:
+    """`verify_credentials.on_error`: upstream error type -> {fail: {status, message, param?}}, the answer
+    when the check fails that way (say, which permission the account lacks). `$error` is the upstream error."""
+    rules = node.get("on_error", {})
+    if not isinstance(rules, dict):
+        raise MappingError(f"{f.where(node, 'on_error', 'verify_credentials.on_error')}: expected a mapping of "
+                           "upstream error types to {fail: {...}}")
+    out = {}
+    for err_type, rule in rules.items():
+        label = f"verify_credentials.on_error.{err_type}"
+        if not isinstance(rule, dict) or set(rule) != {"fail"}:
+            raise MappingError(f"{f.where(rules, err_type, label)}: expected {{fail: {{status, message}}}}")
+        out[str(err_type)] = _failure(f, rule, "fail", label + ".fail")
+    return out
 
 
 def load_all(root: str | Path) -> dict[str, Integration]:
@@ -245,14 +262,15 @@ def load_integration(folder: Path) -> Integration:
                                {h: f.expr(style["headers"], h, f"auth.{kind}.headers.{h}") for h in style["headers"]},
                                optional)
     method = str(req["method"]).upper()
-    verify = parse_call(f, d, "verify_credentials", "verify_credentials", method)
+    verify = parse_call(f, d, "verify_credentials", "verify_credentials", method, extra=frozenset({"on_error"}))
+    verify_errors = _verify_errors(f, d["verify_credentials"])
     err = f.section(d, "errors", "errors", {"detect", "type", "message", "statuses", "retry_types",
                                             "rate_limit_types", "reauth_types", "not_found_types"},
                     {"detect", "type", "message", "statuses"})
     integration = Integration(
         name=d["name"], title=d.get("title", d["name"]), base_url=_base_url(f, d, auth),
         default_version=str(versions["default"]), versions=tuple(str(v) for v in versions["supported"]),
-        http_method=method, auth=auth, verify=verify,
+        http_method=method, auth=auth, verify=verify, verify_errors=verify_errors,
         errors=ErrorPolicy(f.expr(err, "detect", "errors.detect"), f.expr(err, "type", "errors.type"),
                            f.expr(err, "message", "errors.message"), dict(err["statuses"]),
                            *(frozenset(err.get(k, ())) for k in ("retry_types", "rate_limit_types", "reauth_types",
