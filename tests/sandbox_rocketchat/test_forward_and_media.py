@@ -15,7 +15,7 @@ def _as(creds: dict) -> dict:
 
 
 def _agents(rcw) -> list[dict]:
-    return rcw.get("/api/v1/livechat/users/agent", {"count": 0}).json()["users"]
+    return rcw.get("/api/v1/livechat/users/agent", {"count": 100}).json()["users"]
 
 
 def _online(user: dict) -> bool:

@@ -84,18 +84,24 @@ def test_visitor_history_needs_the_rooms_token_and_pages_by_ls(rc, rooms):
 def test_visitors_search_with_empty_term_pages_every_visitor_once(rc):
     visitors, total = rc.all_pages("/api/v1/livechat/visitors.search", "visitors", {"term": ""}, count=9)
     assert total == READ_ROOMS * 2 // 3 == len({v["_id"] for v in visitors}) == len(visitors)
-    stamps = [v["ts"] for v in visitors]
-    assert stamps == sorted(stamps, reverse=True)
-    assert all("token" not in v for v in visitors)
+    # the search's projection: no token, and no `ts` (the sort still uses it: newest first)
+    assert all(set(v) <= {"_id", "username", "name", "phone", "livechatData", "visitorEmails", "lastChat"}
+               for v in visitors)
+    seconds = [int(v["_id"][:8], 16) for v in visitors]  # ObjectIds: the first 8 hex digits are the creation second
+    assert seconds == sorted(seconds, reverse=True)
 
 
 def test_visitors_search_matches_name_username_email_and_phone(rc):
     visitors, _ = rc.all_pages("/api/v1/livechat/visitors.search", "visitors", {"term": ""}, count=100)
     sample = next(v for v in visitors if v.get("visitorEmails") and v.get("phone"))
-    for term in (sample["username"], sample["visitorEmails"][0]["address"].upper(), sample["phone"][0]["phoneNumber"],
-                 sample["name"]):
+    address, phone = sample["visitorEmails"][0]["address"], sample["phone"][0]["phoneNumber"]
+    for term in (sample["username"], sample["username"].upper()[2:], address, phone, sample["name"].lower()):
         found, _ = rc.all_pages("/api/v1/livechat/visitors.search", "visitors", {"term": term})
-        assert sample["_id"] in {v["_id"] for v in found}
+        assert sample["_id"] in {v["_id"] for v in found}, term
+    # email and phone match exactly (LivechatVisitors.findPaginatedVisitorsByEmailOrPhoneOrNameOrUsernameOrCustomField)
+    for term in (address.upper(), address[:-2], phone[:-2]):
+        found, _ = rc.all_pages("/api/v1/livechat/visitors.search", "visitors", {"term": term})
+        assert sample["_id"] not in {v["_id"] for v in found}, term
 
 
 def test_visitors_search_answer_matches_the_description(rc):
@@ -113,6 +119,7 @@ def test_visitors_info_returns_the_visitor_without_token(rc, rooms):
     assert_matches_spec(resp, "/api/v1/livechat/visitors.info")
     visitor = resp.json()["visitor"]
     assert visitor["_id"] == vid and visitor["username"] == rooms[0]["v"]["username"] and "token" not in visitor
+    assert visitor["lastChat"]["_id"] and visitor["ts"]  # findOneEnabledById: the whole document
     unknown = rc.get("/api/v1/livechat/visitors.info", {"visitorId": "nope"})
     assert unknown.status_code == 400 and unknown.json() == {"success": False, "error": "visitor-not-found"}
     missing = rc.get("/api/v1/livechat/visitors.info")

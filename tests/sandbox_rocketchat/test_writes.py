@@ -67,7 +67,7 @@ def test_save_info_updates_the_visitor(rcw):
     assert rcw.post("/api/v1/livechat/room.saveInfo", body).status_code == 200
     visitor = rcw.get("/api/v1/livechat/visitors.info", {"visitorId": room["v"]["_id"]}).json()["visitor"]
     assert visitor["name"] == "Renamed Visitor" and visitor["visitorEmails"] == [{"address": "renamed@example.org"}]
-    found = rcw.get("/api/v1/livechat/visitors.search", {"term": "renamed@"}).json()
+    found = rcw.get("/api/v1/livechat/visitors.search", {"term": "renamed@example.org"}).json()
     assert [v["_id"] for v in found["visitors"]] == [room["v"]["_id"]]
 
 

@@ -243,9 +243,9 @@ class RocketChatOracle(Oracle):
     can_reopen = False  # Rocket.Chat cannot reopen a closed room
     private_comments = False  # every Omnichannel message reaches the visitor
     raw_id_key = "_id"
-    # visitors.info leaves out lastChat (as it does the token): a contact read by id has no
-    # last_activity_at or ticket_ids, while visitors.search (the list) carries them
-    contact_list_only_fields = frozenset({"last_activity_at", "ticket_ids"})
+    # fields a contact read by id and the list disagree on: visitors.search (the list) projects `ts` away,
+    # so only visitors.info (by id) gives created_at
+    contact_list_only_fields = frozenset({"created_at"})
     # agents cannot open rooms, change visitors or create tags through the API
     unsupported = frozenset({("POST", "tickets"), ("PATCH", "contacts"), ("POST", "tags")})
 
@@ -356,7 +356,7 @@ class RocketChatOracle(Oracle):
         return [d["_id"] for d in self._all("/api/v1/livechat/department", "departments")]
 
     def tag_names(self):
-        return [t["name"] for t in self._all("/api/v1/livechat/tags", "tags", viewAll="true")]
+        return [t["name"] for t in self._all("/api/v1/livechat/tags", "tags", text="", viewAll="true")]
 
 
 

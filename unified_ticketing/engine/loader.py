@@ -96,6 +96,7 @@ class Operation:
     remote_data: Expression | None = None  # the raw object kept as remote_data (default: the item)
     dedupe_by: Expression | None = None  # key of an item that must appear once per traversal
     filters: dict[str, FilterSpec] = field(default_factory=dict)
+    requires: str | None = None  # what the helpdesk must have for this to work (an edition, a license)
 
 
 @dataclass(frozen=True)
@@ -290,7 +291,8 @@ def load_integration(folder: Path) -> Integration:
             def build(node, prefix, of=of, resource=resource, method=method):
                 return parse_write_operation(of, node, resource, method, prefix, RESOURCES, integration.http_method)
         else:
-            of.keys(of.data, "operation", {"request", "response", "filters", "versions"}, {"request", "response"})
+            of.keys(of.data, "operation", {"request", "response", "filters", "versions", "requires"},
+                    {"request", "response"})
 
             def build(node, prefix, of=of, resource=resource, method=method):
                 return _operation(of, folder, node, resource, method, prefix, integration.http_method)
@@ -305,7 +307,8 @@ def load_integration(folder: Path) -> Integration:
                 raise MappingError(f"{of.where(of.data['versions'], version, f'versions.{version}')}: expected the "
                                    "operation's keys (without versions)")
             if method not in WRITE_METHODS:
-                of.keys(override, f"versions.{version}", {"request", "response", "filters"}, {"request", "response"})
+                of.keys(override, f"versions.{version}", {"request", "response", "filters", "requires"},
+                        {"request", "response"})
             integration.operations[(resource, method, str(version))] = build(override, f"versions.{version}.")
     return integration
 
@@ -413,5 +416,15 @@ def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, pref
         item=f.opt_expr(resp, "item", prefix + "response.item"),
         remote_data=f.opt_expr(resp, "remote_data", prefix + "response.remote_data"),
         dedupe_by=f.opt_expr(resp, "dedupe_by", prefix + "response.dedupe_by"),
-        filters=filters,
+        filters=filters, requires=_requires(f, d, prefix),
     )
+
+
+def _requires(f: _File, d: dict, prefix: str) -> str | None:
+    """`requires: <text>`: what the helpdesk must have for the operation (shown by capabilities)."""
+    if "requires" not in d:
+        return None
+    if not isinstance(d["requires"], str) or not d["requires"].strip():
+        raise MappingError(f"{f.where(d, 'requires', prefix + 'requires')}: expected a sentence saying what the "
+                           "helpdesk needs (an edition, a license)")
+    return d["requires"].strip()
