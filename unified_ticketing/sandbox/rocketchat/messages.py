@@ -56,7 +56,9 @@ def get_message(call: Call):
 
 @route("GET", "/api/v1/livechat/messages.history/<rid>", auth="visitor")
 def history(call: Call):
-    """The visitor's view: messages before `ls` (and after `end`), newest first, `limit` of them (20)."""
+    """The visitor's view: messages before `ls` (and after `end`), newest first, `limit` of them (20), after
+    skipping `offset` (apps/meteor/app/livechat/server/api/v1/message.ts reads the offset of
+    getPaginationItems and no `count`: a client paging by count gets pages of `limit`)."""
     token = call.args.get("token")
     if not token:
         raise RocketChatError("must have required property 'token' [invalid-params]", 400, "invalid-params")
@@ -69,6 +71,7 @@ def history(call: Call):
         raise RocketChatError("must be number [invalid-params]", 400, "invalid-params") from None
     found = [m for m in reversed(call.store.messages[room["_id"]])
              if (latest is None or m["ts"] < latest) and (oldest is None or m["ts"] > oldest)]
+    found = found[parse_page(call.args, []).offset:]
     return {"messages": found[:limit] if limit > 0 else found, "unreadNotLoaded": 0, "success": True}
 
 

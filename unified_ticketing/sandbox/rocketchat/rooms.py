@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 
+from .access import can_access_room
 from .errors import RocketChatError, forbidden, meteor
 from .paging import list_answer, lookup, paginate, parse_page
 from .routes import Call, permissions_of, route
@@ -159,16 +160,21 @@ def open_room(call: Call, visitor: dict, rid: str | None, agent_id: str | None) 
     return room
 
 
-@route("GET", "/api/v1/rooms.info", permissions=("view-l-room",))
+@route("GET", "/api/v1/rooms.info")
 def room_info(call: Call):
-    """Core REST `rooms.info` (not in the Omnichannel description): an agent reads one room by id."""
+    """Core REST `rooms.info` (apps/meteor/app/api/server/v1/rooms.ts, not in the Omnichannel description): any
+    logged-in user; `findRoomByIdOrName` throws `error-roomid-param-not-provided` / `error-room-not-found`, and a
+    room the caller cannot access is `API.v1.failure('not-allowed', 'Not Allowed')`, whose second argument
+    lands in `errorType`."""
     rid = call.args.get("roomId") or call.args.get("roomName")
     if not rid:
-        raise meteor("error-room-param-not-provided", 'The parameter "roomId" or "roomName" is required')
+        raise meteor("error-roomid-param-not-provided", 'The parameter "roomId" or "roomName" is required')
     room = call.store.rooms.get(rid)
     if room is None:
         raise meteor("error-room-not-found",
                      'The required "roomId" or "roomName" param provided does not match any channel')
+    if not can_access_room(call.user, room):
+        raise RocketChatError("not-allowed", 400, "Not Allowed")
     return {"room": room, "success": True}
 
 

@@ -52,6 +52,16 @@ def search_visitors(call: Call):
     return list_answer("visitors", items, page, total)
 
 
+@route("GET", "/api/v1/livechat/visitor/<token>", auth="visitor")
+def visitor_by_token(call: Call):
+    """The widget's own visitor, by token (apps/meteor/app/livechat/server/api/v1/visitor.ts, no auth): the
+    whole document; an unknown token is `Meteor.Error('invalid-token')`."""
+    visitor = call.store.visitors_by_token.get(call.params["token"])
+    if visitor is None:
+        raise RocketChatError("invalid-token")
+    return {"visitor": visitor, "success": True}
+
+
 OPTIONAL_STRINGS = ("name", "email", "department", "phone", "username")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
