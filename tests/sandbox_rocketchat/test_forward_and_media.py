@@ -55,7 +55,7 @@ def test_forward_to_an_online_agent_changes_served_by_and_logs_the_transfer(rcw)
     assert data["transferredTo"] == {"_id": target["_id"], "username": target["username"], "name": target["name"]}
     assert data["transferredBy"]["_id"] == rcw.headers["X-User-Id"] and data["transferredBy"]["type"] == "user"
     assert data["previousDepartment"] == room["departmentId"]
-    mine = rcw.get("/api/v1/livechat/rooms", {"agents": target["_id"], "open": "true", "count": 0}).json()["rooms"]
+    mine = rcw.get("/api/v1/livechat/rooms", {"agents[]": target["_id"], "open": "true", "count": 0}).json()["rooms"]
     assert room["_id"] in {r["_id"] for r in mine}
 
 

@@ -77,8 +77,14 @@ def test_agents_filter_takes_a_list(rc, all_rooms):
     expected = {r["_id"] for r in all_rooms if r.get("servedBy", {}).get("_id") in agents}
     rooms, total = rc.all_pages(ROOMS, "rooms", {"agents[]": agents})
     assert {r["_id"] for r in rooms} == expected and total == len(expected) > 0
-    one, _ = rc.all_pages(ROOMS, "rooms", {"agents": agents[0]})
+    one, _ = rc.all_pages(ROOMS, "rooms", {"agents[]": agents[0]})
     assert {r["servedBy"]["_id"] for r in one} == {agents[0]}
+    # GETLivechatRoomsParamsSchema: `agents` is an array, and no other parameter is taken
+    lone = rc.get(ROOMS, {"agents": agents[0]})
+    assert lone.status_code == 400 and lone.json()["error"] == "must be array [invalid-params]"
+    unknown = rc.get(ROOMS, {"status": "open"})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"] == "must NOT have additional properties [invalid-params]"
 
 
 def test_department_filter(rc, all_rooms):

@@ -5,11 +5,14 @@ import json
 import re
 
 from .access import can_access_room
-from .errors import RocketChatError, forbidden, meteor
+from .errors import RocketChatError, forbidden, invalid, meteor
 from .paging import list_answer, lookup, paginate, parse_page
 from .routes import Call, permissions_of, route
 from .seed import close_room, display_name
 from .state import parse_iso, random_id
+
+ROOM_PARAMS = ("count", "offset", "sort", "query", "fields", "createdAt", "customFields", "closedAt", "agents",
+               "roomName", "departmentId", "open", "onhold", "queued", "tags", "units")
 
 
 @route("GET", "/api/v1/livechat/rooms")
@@ -24,6 +27,12 @@ def list_rooms(call: Call):
       on-hold rooms are left out of both; `onhold=true` keeps on-hold rooms, `queued=true` open unserved ones;
     - `roomName` matches `fname` case-insensitively (exactly when wrapped in double quotes), `customFields`
       by case-insensitive regular expression, `tags` and `agents` and `departmentId` as `$in`."""
+    # rest-typings GETLivechatRoomsParamsSchema: these parameters only (`additionalProperties: false`), and
+    # `agents`/`tags` are arrays (qs reads `agents[]=x` or a repeated `agents` as one; a lone `agents=x` is a string)
+    call.only_params(*ROOM_PARAMS, *(f"{name}[]" for name in ("agents", "tags", "departmentId", "units")))
+    for name in ("agents", "tags", "units"):
+        if len(call.args.getlist(name)) == 1 and not call.args.getlist(f"{name}[]"):
+            raise invalid("must be array")
     args, user = call.args, call.user
     agents = set(call.listed("agents"))
     granted = permissions_of(user)
