@@ -146,3 +146,31 @@ def test_a_broken_write_operation_fails_at_load_with_file_and_line(mappings_copy
     path.write_text(text.replace(old, new, 1))
     with pytest.raises(MappingError, match=match):
         load_all(mappings_copy)
+
+
+@pytest.mark.parametrize(("file", "old", "new", "match"), [
+    ("tags.list.yaml", "requires: >-\n", "requires: [Enterprise]\nnote: >-\n",
+     r"tags\.list\.yaml:\d+ \(operation\.note\): unknown key"),
+    ("integration.yaml", "    unauthorized:\n      fail:", "    unauthorized:\n      ignore:",
+     r"integration\.yaml:\d+ \(verify_credentials\.on_error\.unauthorized\): expected \{fail"),
+    ("integration.yaml", "        status: 422\n        param: credentials.user_id",
+     "        status: 200\n        param: credentials.user_id",
+     r"integration\.yaml:\d+ \(verify_credentials\.on_error\.unauthorized\.fail\.status\)"),
+])
+def test_requires_and_verify_errors_are_checked_at_load(mappings_copy, file, old, new, match):
+    path = mappings_copy / "rocketchat" / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(MappingError, match=match):
+        load_all(mappings_copy)
+
+
+def test_requires_must_be_a_sentence(mappings_copy):
+    path = mappings_copy / "rocketchat" / "tags.get.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("requires:"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("  "))
+    path.write_text("".join(lines[:start] + ["requires: [Enterprise]\n"] + lines[end:]))
+    with pytest.raises(MappingError, match=r"tags\.get\.yaml:\d+ \(requires\): expected a sentence"):
+        load_all(mappings_copy)

@@ -40,13 +40,14 @@ class Client:
             resp = self.get(path, {**(params or {}), "offset": offset, "count": count})
             assert resp.status_code == 200, resp.text
             body = resp.json()
-            assert body["offset"] == offset and body["count"] == len(body[key])
+            # `count` is the items of this page; livechat/:rid/messages answers the page size asked for instead
+            assert body["offset"] == offset and body["count"] == (count if key == "messages" else len(body[key]))
             assert total is None or body["total"] == total
             total = body["total"]
             items += body[key]
             if not body[key]:
                 break
-            offset += body["count"]
+            offset += len(body[key])
         return items, total
 
 

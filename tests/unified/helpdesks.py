@@ -249,9 +249,9 @@ class RocketChatOracle(Oracle):
     can_reopen = False  # Rocket.Chat cannot reopen a closed room
     private_comments = False  # every Omnichannel message reaches the visitor
     raw_id_key = "_id"
-    # visitors.info leaves out lastChat (as it does the token): a contact read by id has no
-    # last_activity_at or ticket_ids, while visitors.search (the list) carries them
-    contact_partial_fields = frozenset({"last_activity_at", "ticket_ids"})
+    # fields a contact read by id and the list disagree on: visitors.search (the list) projects `ts` away,
+    # so only visitors.info (by id) gives created_at
+    contact_partial_fields = frozenset({"created_at"})
     # agents cannot open rooms, change visitors or create tags through the API
     unsupported = frozenset({("POST", "tickets"), ("PATCH", "contacts"), ("POST", "tags")})
 
@@ -278,7 +278,7 @@ class RocketChatOracle(Oracle):
 
     @_cached
     def messages(self, rid: str) -> list[dict]:
-        return self._all(f"/api/v1/livechat/messages/{rid}", "messages", sort=json.dumps({"ts": 1}))
+        return self._all(f"/api/v1/livechat/{rid}/messages", "messages", sort=json.dumps({"ts": 1}))
 
     def ticket_ids(self):
         return [r["_id"] for r in self.rooms()]
@@ -362,7 +362,7 @@ class RocketChatOracle(Oracle):
         return [d["_id"] for d in self._all("/api/v1/livechat/department", "departments")]
 
     def tag_names(self):
-        return [t["name"] for t in self._all("/api/v1/livechat/tags", "tags", viewAll="true")]
+        return [t["name"] for t in self._all("/api/v1/livechat/tags", "tags", text="", viewAll="true")]
 
 
 

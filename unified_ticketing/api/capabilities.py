@@ -19,11 +19,16 @@ def _filters(op) -> list[dict]:
 
 
 def _resource(integration, resource: str, version: str) -> dict:
-    """Supported methods, unsupported ones with the reason (the 422's message), and the list filters."""
+    """Supported methods, unsupported ones with the reason (the 422's message), the list filters, and what
+    the helpdesk must have for some methods (`requires`)."""
     ops = {m: op for (r, m, v), op in integration.operations.items() if r == resource and v == version}
     unsupported = {m: op.unsupported for m, op in ops.items() if getattr(op, "unsupported", None)}
-    return {"methods": [m for m in ops if m not in unsupported], "unsupported": unsupported,
-            "filters": _filters(ops.get("list"))}
+    entry = {"methods": [m for m in ops if m not in unsupported], "unsupported": unsupported,
+             "filters": _filters(ops.get("list"))}
+    requires = {m: op.requires for m, op in ops.items() if getattr(op, "requires", None)}
+    if requires:  # methods that work only on some editions or licenses of the helpdesk
+        entry["requires"] = requires
+    return entry
 
 
 @bp.get("/integrations/<name>/capabilities")

@@ -72,6 +72,10 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
     try:
         engine.upstream.call(auth_type, creds, integration.verify.prepare(None, version=version))
     except ApiError as err:
+        rule = integration.verify_errors.get((err.remote or {}).get("type"))
+        if rule is not None:  # the integration file says what this failure means (a missing permission, say)
+            raise ApiError(rule.status, "invalid_credentials", str(rule.message(None, error=err.remote)),
+                           param=rule.param or "credentials", remote=err.remote) from None
         if err.status in (401, 403):
             raise ApiError(422, "invalid_credentials", f"{integration.title} did not accept these credentials: "
                            f"{err.remote.get('message') if err.remote else err.message}", param="credentials",

@@ -85,9 +85,11 @@ def _text(value) -> str:
     return str(value)
 
 
-def parse_call(f, node: dict, key: str, label: str, default_method: str, files: bool = False) -> CallSpec:
-    """A request spec from `node[key]`; `f` is the loader's _File (for file:line in errors)."""
-    allowed = {"method", "path", "query", "body", "name"} | ({"files"} if files else set())
+def parse_call(f, node: dict, key: str, label: str, default_method: str, files: bool = False,
+               extra: frozenset = frozenset()) -> CallSpec:
+    """A request spec from `node[key]`; `f` is the loader's _File (for file:line in errors). `extra`: keys
+    the caller reads itself."""
+    allowed = {"method", "path", "query", "body", "name"} | ({"files"} if files else set()) | extra
     req = f.section(node, key, label, allowed, {"path"})
     method = str(req.get("method", default_method)).upper()
     if method not in HTTP_METHODS:

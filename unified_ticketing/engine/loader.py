@@ -10,7 +10,7 @@ import yaml
 
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError, compile_expression
-from .steps import WriteOperation, parse_write_operation
+from .steps import WriteOperation, _failure, parse_write_operation
 
 RESOURCES = ("tickets", "comments", "contacts", "attachments", "users", "teams", "tags")
 METHODS = ("list", "get")
@@ -96,6 +96,7 @@ class Operation:
     remote_data: Expression | None = None  # the raw object kept as remote_data (default: the item)
     dedupe_by: Expression | None = None  # key of an item that must appear once per traversal
     filters: dict[str, FilterSpec] = field(default_factory=dict)
+    requires: str | None = None  # what the helpdesk must have for this to work (an edition, a license)
 
 
 @dataclass(frozen=True)
@@ -226,9 +227,26 @@ class Integration:
     identity: IdentityPolicy | None = None
     operations: dict[tuple[str, str, str], Operation | WriteOperation] = field(default_factory=dict)
     # keyed (resource, method, version)
+    verify_errors: dict = field(default_factory=dict)  # upstream error type -> Failure, when connecting
 
     def operation(self, resource: str, method: str, version: str) -> Operation | WriteOperation | None:
         return self.operations.get((resource, method, version))
+
+
+def _verify_errors(f, node: dict) -> dict:
+    """`verify_credentials.on_error`: upstream error type -> {fail: {status, message, param?}}, the answer
+    when the check fails that way (say, which permission the account lacks). `$error` is the upstream error."""
+    rules = node.get("on_error", {})
+    if not isinstance(rules, dict):
+        raise MappingError(f"{f.where(node, 'on_error', 'verify_credentials.on_error')}: expected a mapping of "
+                           "upstream error types to {fail: {...}}")
+    out = {}
+    for err_type, rule in rules.items():
+        label = f"verify_credentials.on_error.{err_type}"
+        if not isinstance(rule, dict) or set(rule) != {"fail"}:
+            raise MappingError(f"{f.where(rules, err_type, label)}: expected {{fail: {{status, message}}}}")
+        out[str(err_type)] = _failure(f, rule, "fail", label + ".fail")
+    return out
 
 
 def load_all(root: str | Path) -> dict[str, Integration]:
@@ -269,14 +287,15 @@ def load_integration(folder: Path) -> Integration:
                                {h: f.expr(style["headers"], h, f"auth.{kind}.headers.{h}") for h in style["headers"]},
                                optional)
     method = str(req["method"]).upper()
-    verify = parse_call(f, d, "verify_credentials", "verify_credentials", method)
+    verify = parse_call(f, d, "verify_credentials", "verify_credentials", method, extra=frozenset({"on_error"}))
+    verify_errors = _verify_errors(f, d["verify_credentials"])
     err = f.section(d, "errors", "errors", {"detect", "type", "message", "statuses", "retry_types",
                                             "rate_limit_types", "reauth_types", "not_found_types"},
                     {"detect", "type", "message", "statuses"})
     integration = Integration(
         name=d["name"], title=d.get("title", d["name"]), base_url=_base_url(f, d, auth),
         default_version=str(versions["default"]), versions=tuple(str(v) for v in versions["supported"]),
-        http_method=method, auth=auth, verify=verify,
+        http_method=method, auth=auth, verify=verify, verify_errors=verify_errors,
         errors=ErrorPolicy(f.expr(err, "detect", "errors.detect"), f.expr(err, "type", "errors.type"),
                            f.expr(err, "message", "errors.message"), dict(err["statuses"]),
                            *(frozenset(err.get(k, ())) for k in ("retry_types", "rate_limit_types", "reauth_types",
@@ -296,7 +315,8 @@ def load_integration(folder: Path) -> Integration:
             def build(node, prefix, of=of, resource=resource, method=method):
                 return parse_write_operation(of, node, resource, method, prefix, RESOURCES, integration.http_method)
         else:
-            of.keys(of.data, "operation", {"request", "response", "filters", "versions"}, {"request", "response"})
+            of.keys(of.data, "operation", {"request", "response", "filters", "versions", "requires"},
+                    {"request", "response"})
 
             def build(node, prefix, of=of, resource=resource, method=method):
                 return _operation(of, folder, node, resource, method, prefix, integration.http_method)
@@ -311,7 +331,8 @@ def load_integration(folder: Path) -> Integration:
                 raise MappingError(f"{of.where(of.data['versions'], version, f'versions.{version}')}: expected the "
                                    "operation's keys (without versions)")
             if method not in WRITE_METHODS:
-                of.keys(override, f"versions.{version}", {"request", "response", "filters"}, {"request", "response"})
+                of.keys(override, f"versions.{version}", {"request", "response", "filters", "requires"},
+                        {"request", "response"})
             integration.operations[(resource, method, str(version))] = build(override, f"versions.{version}.")
     return integration
 
@@ -437,5 +458,15 @@ def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, pref
         item=f.opt_expr(resp, "item", prefix + "response.item"),
         remote_data=f.opt_expr(resp, "remote_data", prefix + "response.remote_data"),
         dedupe_by=f.opt_expr(resp, "dedupe_by", prefix + "response.dedupe_by"),
-        filters=filters,
+        filters=filters, requires=_requires(f, d, prefix),
     )
+
+
+def _requires(f: _File, d: dict, prefix: str) -> str | None:
+    """`requires: <text>`: what the helpdesk must have for the operation (shown by capabilities)."""
+    if "requires" not in d:
+        return None
+    if not isinstance(d["requires"], str) or not d["requires"].strip():
+        raise MappingError(f"{f.where(d, 'requires', prefix + 'requires')}: expected a sentence saying what the "
+                           "helpdesk needs (an edition, a license)")
+    return d["requires"].strip()

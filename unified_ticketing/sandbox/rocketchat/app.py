@@ -12,8 +12,10 @@ from flask import Flask, Response, jsonify, request
 from ..admin import register_admin_routes
 from ..tls import listen
 from . import departments as _departments  # noqa: F401  (registers routes)
+from . import inquiries as _inquiries  # noqa: F401
 from . import messages as _messages  # noqa: F401
 from . import rooms as _rooms  # noqa: F401
+from . import server as _server  # noqa: F401
 from . import settings as _settings
 from . import tags as _tags  # noqa: F401
 from . import transfers as _transfers  # noqa: F401

@@ -28,16 +28,19 @@ class Knobs(CheckedSettings):
     # time an attempt may take (Rocket.Chat's Livechat_http_timeout, 5 s)
     webhook_retry_delays: list[float] = field(default_factory=lambda: [20.0] * 9)
     webhook_timeout: float = 5.0
+    # "enterprise" (a livechat-enterprise license: Omnichannel tags) or "community" (no tags routes)
+    edition: str = "enterprise"
 
 
 _COMMON_CHECKS, _COMMON_RULES = common_rules(FAULT_KINDS)
 Knobs.checks = {
     **_COMMON_CHECKS, "webhook_timeout": lambda v: number(v, strict=True),
     "webhook_retry_delays": lambda v: isinstance(v, list) and all(number(d) for d in v),
+    "edition": lambda v: v in ("enterprise", "community"),
 }
 Knobs.rules = {
     **_COMMON_RULES, "webhook_retry_delays": "must be an array of numbers >= 0",
-    "webhook_timeout": "must be a number > 0",
+    "webhook_timeout": "must be a number > 0", "edition": "must be enterprise or community",
 }
 WEBHOOK_COUNTS = ("queued", "attempts", "sent", "failed", "dropped")
 

@@ -6,26 +6,35 @@ import re
 
 from .access import can_access_room
 from .errors import RocketChatError, forbidden, meteor
-from .paging import list_answer, lookup, paginate, parse_page
+from .paging import lookup, paginate, parse_page
 from .routes import Call, permissions_of, route
 from .seed import file_message, text_message
 from .state import parse_iso
 from .uploads import read_upload
 
+CLOSING = "livechat-close"
 
-@route("GET", "/api/v1/livechat/messages/<rid>", permissions=("view-l-room",))
+
+@route("GET", "/api/v1/livechat/<rid>/messages", permissions=("view-l-room",))
 def room_messages(call: Call):
+    """`livechat/:rid/messages` (apps/meteor/app/livechat/imports/server/rest/visitors.ts; the published docs
+    print `livechat/messages/{rid}`, which the server does not route). `Messages.findLivechatClosedMessages`
+    keeps messages without a type `t` and the `livechat-close` one; `searchTerm` matches `msg`. A room the
+    caller cannot access (`canAccessRoomAsync`) is a plain `Error('not-allowed')`. The answer's `count` is the
+    page size asked for (after getPaginationItems), not the number of messages, as the route returns it."""
     room = call.store.rooms.get(call.params["rid"])
     if room is None:
         raise RocketChatError("invalid-room")
+    if not can_access_room(call.user, room):
+        raise RocketChatError("not-allowed")
     page = parse_page(call.args, [("ts", -1)])
     term = call.args.get("searchTerm")
-    found = call.store.messages[room["_id"]]
+    found = [m for m in call.store.messages[room["_id"]] if not m.get("t") or m["t"] == CLOSING]
     if term:
         pattern = re.compile(re.escape(term), re.IGNORECASE)
         found = [m for m in found if pattern.search(m.get("msg") or "")]
-    items, total = paginate(list(found), page)
-    return list_answer("messages", items, page, total)
+    items, total = paginate(found, page)
+    return {"messages": items, "offset": page.offset, "count": page.count, "total": total, "success": True}
 
 
 @route("GET", "/api/v1/chat.getMessage", permissions=("view-l-room",))
@@ -47,7 +56,9 @@ def get_message(call: Call):
 
 @route("GET", "/api/v1/livechat/messages.history/<rid>", auth="visitor")
 def history(call: Call):
-    """The visitor's view: messages before `ls` (and after `end`), newest first, `limit` of them (20)."""
+    """The visitor's view: messages before `ls` (and after `end`), newest first, `limit` of them (20), after
+    skipping `offset` (apps/meteor/app/livechat/server/api/v1/message.ts reads the offset of
+    getPaginationItems and no `count`: a client paging by count gets pages of `limit`)."""
     token = call.args.get("token")
     if not token:
         raise RocketChatError("must have required property 'token' [invalid-params]", 400, "invalid-params")
@@ -60,6 +71,7 @@ def history(call: Call):
         raise RocketChatError("must be number [invalid-params]", 400, "invalid-params") from None
     found = [m for m in reversed(call.store.messages[room["_id"]])
              if (latest is None or m["ts"] < latest) and (oldest is None or m["ts"] > oldest)]
+    found = found[parse_page(call.args, []).offset:]
     return {"messages": found[:limit] if limit > 0 else found, "unreadNotLoaded": 0, "success": True}
 
 
@@ -109,8 +121,10 @@ def agent_sends(call: Call):
     if not isinstance(text, str):
         raise RocketChatError("must have required property 'msg' [invalid-params]", 400, "invalid-params")
     mid = message.get("_id") if isinstance(message.get("_id"), str) else None
-    if mid and any(m["_id"] == mid for m in store.messages[rid]):
-        raise meteor("error-message-already-exists", "Message already exists")
+    if mid and mid in store.messages_by_id:
+        # functions/sendMessage.ts: `messageAlreadyExists` returns undefined without saving anything, and
+        # api/v1/chat.ts answers `API.v1.success({message})` with it: only `{"success": true}` comes back
+        return {"success": True}
     msg = store.add_message(room, text_message(store.rng, room, call.user, False, store.now_ms(), text, mid))
     call.sandbox.webhooks.message_event(room, msg)
     return {"ts": int(store._last_ms), "channel": rid, "message": msg, "success": True}

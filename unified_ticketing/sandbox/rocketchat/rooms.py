@@ -2,17 +2,43 @@
 from __future__ import annotations
 
 import json
+import re
 
-from .errors import RocketChatError, forbidden, meteor
+from .access import can_access_room
+from .errors import RocketChatError, forbidden, invalid, meteor
 from .paging import list_answer, lookup, paginate, parse_page
 from .routes import Call, permissions_of, route
 from .seed import close_room, display_name
 from .state import parse_iso, random_id
 
+ROOM_PARAMS = ("count", "offset", "sort", "query", "fields", "createdAt", "customFields", "closedAt", "agents",
+               "roomName", "departmentId", "open", "onhold", "queued", "tags", "units")
 
-@route("GET", "/api/v1/livechat/rooms", permissions=("view-livechat-rooms", "view-l-room"))
+
+@route("GET", "/api/v1/livechat/rooms")
 def list_rooms(call: Call):
-    args = call.args
+    """apps/meteor/app/livechat/imports/server/rest/rooms.ts, then `LivechatRooms.findRoomsWithCriteria`
+    (packages/models/src/models/LivechatRooms.ts) as of Rocket.Chat 7.x:
+
+    - access: `view-livechat-rooms`, or `view-l-room` with `agents` holding exactly the caller's own id; else
+      `API.v1.unauthorized()`, which is 401 `{"success": false, "error": "unauthorized"}` since ApiClass made it
+      a 401 (it was a 403 with the same body before);
+    - `open` (true or false) also requires `onHold != true`, and `open=true` requires `servedBy`: queued and
+      on-hold rooms are left out of both; `onhold=true` keeps on-hold rooms, `queued=true` open unserved ones;
+    - `roomName` matches `fname` case-insensitively (exactly when wrapped in double quotes), `customFields`
+      by case-insensitive regular expression, `tags` and `agents` and `departmentId` as `$in`."""
+    # rest-typings GETLivechatRoomsParamsSchema: these parameters only (`additionalProperties: false`), and
+    # `agents`/`tags` are arrays (qs reads `agents[]=x` or a repeated `agents` as one; a lone `agents=x` is a string)
+    call.only_params(*ROOM_PARAMS, *(f"{name}[]" for name in ("agents", "tags", "departmentId", "units")))
+    for name in ("agents", "tags", "units"):
+        if len(call.args.getlist(name)) == 1 and not call.args.getlist(f"{name}[]"):
+            raise invalid("must be array")
+    args, user = call.args, call.user
+    agents = set(call.listed("agents"))
+    granted = permissions_of(user)
+    if "view-livechat-rooms" not in granted and not ("view-l-room" in granted and agents == {user["_id"]}
+                                                     and len(call.listed("agents")) == 1):
+        raise RocketChatError("unauthorized", 401)
     page = parse_page(args, [("ts", -1)])
     created = _date_range(args.get("createdAt"), "createdAt")
     closed = _date_range(args.get("closedAt"), "closedAt")
@@ -24,13 +50,17 @@ def list_rooms(call: Call):
             raise RocketChatError('The "customFields" query parameter must be a valid JSON.') from None
         if not isinstance(custom, dict):
             raise RocketChatError('The "customFields" query parameter must be a valid JSON.')
-    agents = set(call.listed("agents"))
+        try:  # the model builds `new RegExp(value, 'i')`: an invalid one throws
+            custom = {k: re.compile(str(v), re.IGNORECASE) for k, v in custom.items()}
+        except re.error as exc:
+            raise RocketChatError(f"Invalid regular expression: {exc}") from None
     departments = set(call.listed("departmentId"))
     tags = set(call.listed("tags"))
     open_ = _boolean(args.get("open"))
-    onhold = _boolean(args.get("onhold"))
-    queued = _boolean(args.get("queued"))
-    name = (args.get("roomName") or "").lower()
+    onhold = args.get("onhold") in ("t", "true", "1")
+    queued = args.get("queued") in ("t", "true", "1")
+    name = args.get("roomName") or ""
+    exact = len(name) >= 2 and name.startswith('"') and name.endswith('"')
 
     def keep(room: dict) -> bool:
         if agents and lookup(room, "servedBy._id") not in agents:
@@ -39,19 +69,22 @@ def list_rooms(call: Call):
             return False
         if tags and not tags.intersection(room.get("tags") or ()):
             return False
-        if open_ is not None and ("open" in room) != open_:
+        if open_ is not None and (("open" in room) != open_ or (room.get("onHold") and not onhold)):
+            return False
+        if open_ and "servedBy" not in room:
             return False
         if onhold and not room.get("onHold"):
             return False
         if queued and ("servedBy" in room or not room.get("open") or room.get("onHold")):
             return False
-        if name and name not in (room.get("fname") or "").lower():
+        fname = room.get("fname") or ""
+        if name and (fname != name[1:-1] if exact else name.lower() not in fname.lower()):
             return False
         if created and not _within(room.get("ts"), created):
             return False
         if closed and not _within(room.get("closedAt"), closed):
             return False
-        return not custom or all(lookup(room, f"livechatData.{k}") == v for k, v in custom.items())
+        return not custom or all(p.search(str(lookup(room, f"livechatData.{k}") or "")) for k, p in custom.items())
 
     items, total = paginate([r for r in call.store.rooms.values() if keep(r)], page)
     return list_answer("rooms", items, page, total)
@@ -136,16 +169,21 @@ def open_room(call: Call, visitor: dict, rid: str | None, agent_id: str | None) 
     return room
 
 
-@route("GET", "/api/v1/rooms.info", permissions=("view-l-room",))
+@route("GET", "/api/v1/rooms.info")
 def room_info(call: Call):
-    """Core REST `rooms.info` (not in the Omnichannel description): an agent reads one room by id."""
+    """Core REST `rooms.info` (apps/meteor/app/api/server/v1/rooms.ts, not in the Omnichannel description): any
+    logged-in user; `findRoomByIdOrName` throws `error-roomid-param-not-provided` / `error-room-not-found`, and a
+    room the caller cannot access is `API.v1.failure('not-allowed', 'Not Allowed')`, whose second argument
+    lands in `errorType`."""
     rid = call.args.get("roomId") or call.args.get("roomName")
     if not rid:
-        raise meteor("error-room-param-not-provided", 'The parameter "roomId" or "roomName" is required')
+        raise meteor("error-roomid-param-not-provided", 'The parameter "roomId" or "roomName" is required')
     room = call.store.rooms.get(rid)
     if room is None:
         raise meteor("error-room-not-found",
                      'The required "roomId" or "roomName" param provided does not match any channel')
+    if not can_access_room(call.user, room):
+        raise RocketChatError("not-allowed", 400, "Not Allowed")
     return {"room": room, "success": True}
 
 

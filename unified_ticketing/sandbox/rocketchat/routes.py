@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import missing
+from .errors import invalid, missing
 
 _MANAGING = {"view-livechat-rooms", "view-l-room", "close-others-livechat-room", "save-others-livechat-room-info",
              "view-livechat-departments", "manage-livechat-tags", "view-livechat-manager", "transfer-livechat-guest"}
@@ -29,7 +29,7 @@ def permissions_of(user: dict) -> set[str]:
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # Flask rule, e.g. "/api/v1/livechat/messages/<rid>"
+    path: str  # Flask rule, e.g. "/api/v1/livechat/<rid>/messages"
     handler: Callable
     auth: str  # "user" | "visitor"
     permissions: tuple[str, ...]
@@ -56,6 +56,12 @@ class Call:
         if value is None or value == "":
             raise missing(name)
         return value
+
+    def only_params(self, *names: str) -> None:
+        """A route whose ajv query schema says `additionalProperties: false`: any other parameter is refused."""
+        for key in self.args:
+            if key not in names:
+                raise invalid("must NOT have additional properties")
 
     def listed(self, name: str) -> list[str]:
         """A query parameter that may be repeated or given as `name[]` (how `qs` parses arrays)."""

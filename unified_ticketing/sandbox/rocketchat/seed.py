@@ -1,7 +1,7 @@
 """Deterministic workspace data from a seed: departments, tags, agents, a manager, visitors, rooms and messages.
 
 Rooms are created a few minutes to a few hours apart from 2024-01-01 on; about a third are open
-(some of those still queued), the rest closed by their agent with a closing comment. Roughly one
+(some of those still queued, a few on hold), the rest closed by their agent with a closing comment. Roughly one
 room in four holds a file message. The same `(seed, rooms)` always gives the same workspace.
 
 Besides the four working departments there is a disabled one and an archived one, both without agents.
@@ -148,6 +148,8 @@ def _seed_room(store: Store, rng: random.Random, visitor: dict, agents: list[dic
         room["open"] = True
     if not queued:
         room["servedBy"] = {"_id": agent["_id"], "username": agent["username"], "ts": iso(ms + 1500)}
+        if is_open and i % 9 == 4:  # placed on hold by its agent (Enterprise's livechat:placeOnHold), no rng draw
+            room["onHold"] = True
     tags = sorted(rng.sample(TAGS, rng.choice((0, 0, 1, 1, 2, 3))))
     if tags:
         room["tags"] = tags

@@ -39,6 +39,11 @@ def list_users(call: Call):
         raise forbidden()
     args = call.args
     page = parse_page(args, [("name", 1)])
+    if page.count == 0:
+        # count=0 passes getPaginationItems (API_Allow_Infinite_Count), but Users.findAgentsWithDepartments
+        # (packages/models/src/models/Users.ts) builds its $facet with `options?.limit && {$limit: ...}`: a bare 0
+        # lands in the pipeline and MongoDB refuses it. The exact text is MongoDB's; the sandbox's is a stand-in.
+        raise RocketChatError("Each element of the 'pipeline' array must be an object")
     pattern = re.compile(re.escape(args["text"]), re.IGNORECASE) if args.get("text") else None
     only_available = args.get("onlyAvailable") == "true"
     hide_idle = args.get("showIdleAgents") == "false"
@@ -60,9 +65,12 @@ def list_users(call: Call):
 
 @route("GET", "/api/v1/livechat/users/<kind>/<user_id>", permissions=("view-livechat-manager",))
 def one_user(call: Call):
-    """The user when they have the type's role, else `user: null` (also for an id nobody has)."""
-    role = _role(call.params["kind"])
+    """The user when they have the type's role, else `user: null`; an id nobody has is `API.v1.failure('User
+    not found')` (apps/meteor/app/livechat/imports/server/rest/users.ts)."""
     user = call.store.users.get(call.params["user_id"])
-    if user is None or role not in user.get("roles", []):
+    if user is None:
+        raise RocketChatError("User not found")
+    role = _role(call.params["kind"])
+    if role not in user.get("roles", []):
         return {"user": None, "success": True}
     return {"user": {k: user[k] for k in FIELDS if k in user}, "success": True}

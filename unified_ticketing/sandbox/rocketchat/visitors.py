@@ -9,23 +9,31 @@ from .paging import list_answer, paginate, parse_page
 from .routes import Call, route
 from .state import object_id
 
-SEARCH_FIELDS = ("_id", "username", "name", "phone", "livechatData", "visitorEmails", "lastChat", "ts")
+# findVisitorsByEmailOrPhoneOrNameOrUsernameOrCustomField's projection (apps/meteor/app/livechat/server/api/lib/
+# visitors.ts): no `ts`, so a listed visitor carries no creation date
+SEARCH_FIELDS = ("_id", "username", "name", "phone", "livechatData", "visitorEmails", "lastChat")
 
 
 @route("GET", "/api/v1/livechat/visitors.info", permissions=("view-l-room",))
 def visitor_info(call: Call):
+    """`findVisitorInfo`: `LivechatVisitors.findOneEnabledById`, the whole document (with `lastChat`) but the
+    token (left out since 8.5.0); an unknown id throws a plain `Error('visitor-not-found')`."""
     vid = call.args.get("visitorId")
     if not vid:
         raise RocketChatError("must have required property 'visitorId' [invalid-params]", 400, "invalid-params")
     visitor = call.store.visitors.get(vid)
-    if visitor is None:
+    if visitor is None or visitor.get("disabled"):
         raise RocketChatError("visitor-not-found")
-    return {"visitor": {k: v for k, v in visitor.items() if k not in ("token", "lastChat")}, "success": True}
+    return {"visitor": {k: v for k, v in visitor.items() if k != "token"}, "success": True}
 
 
 @route("GET", "/api/v1/livechat/visitors.search", permissions=("view-l-room",))
 def search_visitors(call: Call):
-    """`term` (required, may be empty) matches name, username, email or phone, case-insensitively."""
+    """`term` is required (may be empty: every enabled visitor). `LivechatVisitors.
+    findPaginatedVisitorsByEmailOrPhoneOrNameOrUsernameOrCustomField` (packages/models/src/models/
+    LivechatVisitors.ts) matches it exactly against an email address or phone number, and as a
+    case-insensitive substring of the name or username (the route's `new RegExp(escapeRegExp(term), 'i')`).
+    Sorted by `ts` (newest first) unless `sort` says otherwise, though `ts` is not in the answer."""
     term = call.args.get("term")
     if term is None:
         raise RocketChatError("must have required property 'term' [invalid-params]", 400, "invalid-params")
@@ -33,14 +41,25 @@ def search_visitors(call: Call):
     pattern = re.compile(re.escape(term), re.IGNORECASE)
 
     def matches(v: dict) -> bool:
-        texts = [v.get("name") or "", v.get("username") or ""]
-        texts += [e["address"] for e in v.get("visitorEmails") or []]
-        texts += [p["phoneNumber"] for p in v.get("phone") or []]
-        return any(pattern.search(t) for t in texts)
+        if term in [e["address"] for e in v.get("visitorEmails") or []] + \
+                [p["phoneNumber"] for p in v.get("phone") or []]:
+            return True
+        return any(pattern.search(v.get(k) or "") for k in ("name", "username"))
 
-    items, total = paginate([v for v in call.store.visitors.values() if not term or matches(v)], page)
+    found = [v for v in call.store.visitors.values() if not v.get("disabled") and (not term or matches(v))]
+    items, total = paginate(found, page)
     items = [{k: v[k] for k in SEARCH_FIELDS if k in v} for v in items]
     return list_answer("visitors", items, page, total)
+
+
+@route("GET", "/api/v1/livechat/visitor/<token>", auth="visitor")
+def visitor_by_token(call: Call):
+    """The widget's own visitor, by token (apps/meteor/app/livechat/server/api/v1/visitor.ts, no auth): the
+    whole document; an unknown token is `Meteor.Error('invalid-token')`."""
+    visitor = call.store.visitors_by_token.get(call.params["token"])
+    if visitor is None:
+        raise RocketChatError("invalid-token")
+    return {"visitor": visitor, "success": True}
 
 
 OPTIONAL_STRINGS = ("name", "email", "department", "phone", "username")
