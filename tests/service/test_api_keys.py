@@ -124,3 +124,17 @@ def test_cli_manages_keys(service, redis_server_url):
     assert cli("revoke", rotated["id"]).returncode == 0
     error(ServiceClient(service, rotated["api_key"]).get("/integrated-accounts"), 401)
     assert cli("revoke", rotated["id"]).returncode == 1
+
+
+def test_the_oauth_connect_routes_need_a_key_that_may_add_accounts(service, sandbox):
+    """/connect is a GET that ends in a new account, and a link token hands that power on: neither for a
+    read-only key nor for one limited to some accounts."""
+    full = ServiceClient(service, issue(service, "connect-keys")["api_key"])
+    account = connect_pat(full, sandbox)
+    for options, kind in (({"scope": "read"}, "read_only_key"),
+                          ({"integrated_account_ids": [account]}, "key_limited_to_accounts")):
+        client = ServiceClient(service, issue(service, "connect-keys", **options)["api_key"])
+        started = client.request("GET", "/connect/livechat", params={"redirect_uri": "https://app.example/done"},
+                                 allow_redirects=False)
+        assert error(started, 403)["type"] == kind
+        assert error(client.post("/link-tokens", json={"integration": "livechat"}), 403)["type"] == kind

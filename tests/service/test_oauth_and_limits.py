@@ -106,6 +106,10 @@ def test_link_token_lets_an_end_user_connect_without_the_api_key(oauth_service):
     tampered = link["url"][:-3] + "abc"
     assert requests.get(tampered + "&redirect_uri=https://a.example/", allow_redirects=False,
                         timeout=30).status_code == 401
+    for unusable in ("https://app.example/done\r\nSet-Cookie: x=1", "https://app.example/a b", "https://a..b/",
+                     "https://app.example:99999/"):  # accepted here once, then failed after the account existed
+        refused = client.request("GET", "/connect/livechat", params={"redirect_uri": unusable}, allow_redirects=False)
+        assert refused.status_code == 400 and refused.json()["error"]["param"] == "redirect_uri", unusable
     bad = client.request("GET", "/connect/livechat", params={"redirect_uri": "javascript:alert(1)"},
                          allow_redirects=False)
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "redirect_uri"
@@ -374,6 +378,17 @@ def test_proxy_forwards_verbatim_and_refuses_other_paths(oauth_service, sandbox_
     other = new_tenant(oauth_service, "proxy-other")
     assert other.request("POST", "/proxy/livechat/v3.5/agent/action/list_chats",
                          params={"integrated_account_id": account}, json={}).status_code == 404
+    # the app's webhooks are the service's: no account may list, register, disable or redirect them
+    sandbox_knobs.admin("POST", "stats/reset")
+    for method in ("list_webhooks", "register_webhook", "unregister_webhook", "disable_license_webhooks",
+                   "enable_license_webhooks", "get_license_webhooks_state"):
+        resp = client.request("POST", f"/proxy/livechat/v3.6/configuration/action/{method}",
+                              params={"integrated_account_id": account}, json={})
+        assert resp.status_code == 403 and resp.json()["error"]["type"] == "path_not_allowed", (method, resp.text)
+    assert stats(sandbox_knobs)["total_calls"] == 0
+    listed = client.request("POST", "/proxy/livechat/v3.6/configuration/action/list_agents",
+                            params={"integrated_account_id": account}, json={})
+    assert listed.status_code == 200  # the rest of the Configuration API still goes through
 
 
 

@@ -80,6 +80,25 @@ def test_a_ticket_created_off_hours_starts_a_continuous_chat(writer, fresh_sandb
     assert chat["thread"]["events"][0]["text"] == "Written at 3 a.m., nobody online"
 
 
+def test_a_closed_chat_takes_a_reply_and_reopens_off_hours(writer, fresh_sandbox):
+    """Replying to (or reopening) a closed chat resumes it; a plain resume is refused while the chat's group
+    is offline (groups_offline), so the service resumes continuous chats."""
+    client, account = writer
+    closed = [c for c in lc_call(fresh_sandbox, "list_chats", {"limit": 100}).json()["chats_summary"]
+              if not c["last_thread_summary"]["active"]][:2]
+    for agent in lc_call(fresh_sandbox, "list_agents", {}, api="configuration").json():
+        fresh_sandbox.admin("POST", "agent-app", json={"agent_id": agent["id"], "routing_status": "offline"})
+    reply = client.request("POST", "/unified/ticketing/comments", params={"integrated_account_id": account},
+                           json={"ticket_id": closed[0]["id"], "body": "Answered at 3 a.m."})
+    assert reply.status_code == 201, reply.text
+    reopened = client.request("PATCH", f"/unified/ticketing/tickets/{closed[1]['id']}",
+                              params={"integrated_account_id": account}, json={"status": "open"})
+    assert reopened.status_code == 200, reopened.text
+    assert reopened.json()["status"] == "open"
+    chat = lc_call(fresh_sandbox, "get_chat", {"chat_id": closed[0]["id"]}).json()
+    assert chat["thread"]["active"] and chat["thread"]["events"][-1]["text"] == "Answered at 3 a.m."
+
+
 def test_a_resumed_chat_is_ticket_updated_not_a_second_ticket_created(request):
     """incoming_chat comes for start_chat and resume_chat alike; a resumed chat's thread has a previous one."""
     hooks = request.getfixturevalue("stack")  # test_webhooks.py: service + worker + subscriber

@@ -23,19 +23,26 @@ def require_tenant() -> str:
     if found is None:
         raise ApiError(401, "unauthorized", "The API key is not valid (unknown, revoked or expired); create one "
                                             "with 'unified-ticketing api-keys create --tenant NAME'")
-    if found.scope == "read" and request.method not in ("GET", "HEAD"):
-        raise ApiError(403, "read_only_key", f"This API key is read-only; {request.method} needs a key with full "
-                       "scope (api-keys create without --read-only)")
     g.tenant, g.api_key = found.tenant, found
+    if request.method not in ("GET", "HEAD"):
+        writing_key(f"{request.method} {request.path}")
     return found.tenant
 
 
-def tenant_wide(what: str) -> None:
-    """A 403 when the request's key is limited to some accounts: `what` spans every account of the tenant."""
+def writing_key(action: str) -> None:
+    """A 403 when the request's key is read-only and `action` changes something (even through a GET)."""
+    key = g.get("api_key")
+    if key is not None and key.scope == "read":
+        raise ApiError(403, "read_only_key", f"This API key is read-only and cannot {action}; use a key with full "
+                       "scope (api-keys create without --read-only)")
+
+
+def unlimited_key(action: str) -> None:
+    """A 403 when the request's key is limited to some integrated accounts and `action` reaches beyond them."""
     key = g.get("api_key")
     if key is not None and key.accounts:
-        raise ApiError(403, "key_limited_to_accounts", f"{what[0].upper() + what[1:]} cover every integrated account "
-                       "of the tenant; this API key is limited to some. Use a key without --account")
+        raise ApiError(403, "key_limited_to_accounts", f"This API key is limited to some integrated accounts and "
+                       f"cannot {action}; use a key without --account")
 
 
 def key_reaches(account_id: str) -> bool:

@@ -11,14 +11,15 @@ import hashlib
 import json
 import secrets
 import time
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, request
 
 from ..errors import ApiError, bad_request
 from ..state import oauth_flows
 from ..state.secrets import signer
-from .common import load_body, require_tenant, services
+from ..urls import http_url
+from .common import load_body, require_tenant, services, unlimited_key, writing_key
 from .integrated_accounts import connect, engine_for
 
 bp = Blueprint("connect", __name__)
@@ -47,9 +48,13 @@ def _open_link(token: str) -> dict:
 
 
 def _redirect_uri(value: str | None) -> str:
-    parts = urlsplit(value or "")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise bad_request("redirect_uri must be an absolute http(s) URL to send the user back to", "redirect_uri")
+    """Checked here, before the flow starts: a URL the callback could not redirect to (CRLF, spaces, a bad
+    host) would fail only after the account was created."""
+    value = value or ""
+    base = value.split("#", 1)[0].split("?", 1)[0]
+    if not value.isascii() or not value.isprintable() or " " in value or http_url(base) is None:
+        raise bad_request("redirect_uri must be an absolute http(s) URL to send the user back to (printable "
+                          "ASCII, no spaces; percent-encode anything else)", "redirect_uri")
     return value
 
 
@@ -58,6 +63,7 @@ def create_link_token():
     from ..schemas.requests import LinkTokenCreate
 
     tenant = require_tenant()
+    unlimited_key("connect new accounts")
     body = load_body(LinkTokenCreate())
     integration = engine_for(body["integration"]).integration
     if integration.oauth is None:
@@ -79,6 +85,8 @@ def start(integration: str):
         tenant = link["t"]
     else:
         tenant = require_tenant()
+        unlimited_key("connect new accounts")
+        writing_key("connect accounts")  # a GET that ends in a new account
     engine = engine_for(integration)
     oauth = engine.integration.oauth
     if oauth is None:

@@ -9,7 +9,7 @@ from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import IntegratedAccountCreate
 from ..state import accounts
 from .addresses import check_public
-from .common import key_reaches, load_body, require_tenant, services
+from .common import key_reaches, load_body, require_tenant, services, unlimited_key
 from .webhook_registration import account_connected, account_removed
 
 bp = Blueprint("integrated_accounts", __name__)
@@ -19,9 +19,7 @@ log = logging.getLogger(__name__)
 @bp.post("/integrated-accounts")
 def create():
     tenant = require_tenant()
-    if g.api_key.accounts:
-        raise ApiError(403, "key_limited_to_accounts", "This API key is limited to some integrated accounts and "
-                       "cannot connect new ones; use a key without --account")
+    unlimited_key("connect new accounts")
     body = load_body(IntegratedAccountCreate())
     engine = engine_for(body["integration"])
     creds = dict(body["credentials"])

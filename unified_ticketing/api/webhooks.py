@@ -16,7 +16,7 @@ from ..state import accounts
 from ..state import webhooks as store
 from ..urls import http_url
 from .addresses import check_public
-from .common import load_body, require_tenant, services, tenant_wide
+from .common import load_body, require_tenant, services, unlimited_key
 
 bp = Blueprint("webhooks", __name__)
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def _check_url(url: str) -> str:
 
 
 def _owned(sub_id: str, tenant: str) -> dict:
-    tenant_wide("webhook subscriptions")
+    unlimited_key("manage webhook subscriptions (they receive every account's events)")
     record = store.subscription(services().redis, sub_id)
     if record is None or record["tenant"] != tenant:
         raise not_found(f"No webhook subscription '{sub_id}'")
@@ -126,7 +126,7 @@ def _owned(sub_id: str, tenant: str) -> dict:
 @bp.post("/webhook-subscriptions")
 def subscribe():
     tenant = require_tenant()
-    tenant_wide("webhook subscriptions")
+    unlimited_key("manage webhook subscriptions (they receive every account's events)")
     body = load_body(SubscriptionCreate())
     unknown = [e for e in body["events"] if e not in EVENTS and e != "*"]
     if unknown:
@@ -140,7 +140,7 @@ def subscribe():
 @bp.get("/webhook-subscriptions")
 def subscriptions():
     tenant = require_tenant()
-    tenant_wide("webhook subscriptions")
+    unlimited_key("manage webhook subscriptions (they receive every account's events)")
     items = [store.public_subscription(s) for s in store.subscriptions_of(services().redis, tenant)]
     return {"result": items, "next_cursor": None, "prev_cursor": None, "result_count": len(items)}
 
