@@ -227,3 +227,39 @@ def connect_rocketchat(client: ServiceClient, sandbox) -> str:
         "auth_token": creds["auth_token"]}})
     assert resp.status_code == 201, resp.text
     return resp.json()["id"]
+
+
+class FakeServer:
+    """A server standing for a tenant's own helpdesk server: answers every GET with `status`, `headers` and
+    a JSON body (or `answer(hit)` -> (status, body) for the n-th request); counts requests."""
+
+    def __init__(self, status: int = 200, headers: dict | None = None,
+                 body: bytes = b'{"success": false, "error": "x"}', answer=None):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.hits = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                fake.hits += 1
+                code, data = answer(fake.hits) if answer else (status, body)
+                self.send_response(code)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -18,7 +18,7 @@ import pytest
 import redis
 import requests
 
-from tests.conftest import ADMIN_TOKEN, connect_pat, lc_call, new_tenant
+from tests.conftest import ADMIN_TOKEN, FakeServer, connect_pat, lc_call, new_tenant
 from tests.ops.conftest import CLI, Serve, scrape, service_env, total, wait_until
 from tests.service.test_oauth_and_limits import oauth_tokens
 from unified_ticketing import config
@@ -404,28 +404,14 @@ def test_metric_labels_never_carry_the_callers_text(redis_server_url):
 def test_metric_labels_never_carry_the_upstreams_text(redis_server_url):
     """A helpdesk server is the tenant's (Rocket.Chat): the error types it invents are labelled "other"."""
     import string
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    class Hostile(BaseHTTPRequestHandler):
-        served = 0
+    def answer(hit: int) -> tuple[int, bytes]:
+        if hit == 1:  # the credentials check passes, then every answer is a new error type
+            return 200, b'{"success": true, "rooms": [], "count": 0, "offset": 0, "total": 0}'
+        code = string.ascii_lowercase[hit % 26] + string.ascii_lowercase[hit // 26 % 26]
+        return 400, json.dumps({"success": False, "error": "junk-" + code}).encode()
 
-        def do_GET(self):  # noqa: N802 - http.server's name
-            Hostile.served += 1
-            ok = Hostile.served == 1  # the credentials check passes, then every answer is a new error type
-            body = b'{"success": true, "rooms": [], "count": 0, "offset": 0, "total": 0}' if ok else \
-                json.dumps({"success": False, "error": "junk-" + string.ascii_lowercase[Hostile.served % 26]
-                            + string.ascii_lowercase[Hostile.served // 26 % 26]}).encode()
-            self.send_response(200 if ok else 400)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = FakeServer(answer=answer)
     app = create_app({"REDIS_URL": redis_server_url, "ADMIN_TOKEN": ADMIN_TOKEN})
     try:
         client = app.test_client()
@@ -433,19 +419,18 @@ def test_metric_labels_never_carry_the_upstreams_text(redis_server_url):
                           headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).get_json()["api_key"]
         auth = {"Authorization": f"Bearer {key}"}
         created = client.post("/integrated-accounts", headers=auth, json={"integration": "rocketchat", "credentials": {
-            "type": "personal_access_token", "server_url": f"http://127.0.0.1:{server.server_port}",
+            "type": "personal_access_token", "server_url": server.url,
             "user_id": "u", "auth_token": "t"}})
         assert created.status_code == 201, created.get_data(as_text=True)
         for _ in range(12):
             resp = client.get(f"/unified/ticketing/tickets?integrated_account_id={created.get_json()['id']}",
                               headers=auth)
             assert resp.status_code == 502 and "junk-" in resp.get_json()["error"]["message"]
-        assert Hostile.served > 12
+        assert server.hits > 12
         page = client.get("/metrics").get_data(as_text=True)
         assert 'error_type="other"' in page and "junk-" not in page
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
         for engine in app.extensions["unified"].engines.values():
             engine.upstream.session.close()
         app.extensions["unified"].redis.close()

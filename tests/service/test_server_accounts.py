@@ -1,12 +1,10 @@
 """Accounts on a helpdesk's own server (Rocket.Chat): credentials checked against the integration
 file's auth fields, server URLs validated, and Rocket.Chat's errors, 429s and faults answered honestly."""
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from tests.conftest import ServiceClient, new_tenant, running_service, traverse
+from tests.conftest import FakeServer, ServiceClient, new_tenant, running_service, traverse
 from unified_ticketing.sandbox.process import start_sandbox
 
 
@@ -204,36 +202,6 @@ def test_a_revoked_token_shows_on_the_account_until_it_works_again(rc_service, r
         rc_fresh.admin("POST", "reset", json={"seed": 21})
     assert client.get("/unified/ticketing/teams", integrated_account_id=account).status_code == 200
     assert client.get(f"/integrated-accounts/{account}").json()["status"] == "active"
-
-
-class FakeServer:
-    """A server that answers every request with `status`, `headers` and a JSON body; counts requests."""
-
-    def __init__(self, status: int, headers: dict, body: bytes = b'{"success": false, "error": "x"}'):
-        self.hits = 0
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                fake.hits += 1
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_redirects_are_never_followed(rc_service, rc_fresh):
