@@ -151,7 +151,9 @@ def tenant(service):
 
 @pytest.fixture(scope="session")
 def account_id(tenant, sandbox):
-    return connect_pat(tenant, sandbox)
+    """A v3.5 account: its oracle reads list_customers, which v3.6 removed (the default, 3.6, is what
+    connect_pat gives when no version is named)."""
+    return connect_pat(tenant, sandbox, "3.5")
 
 
 def error(resp, status: int, param: str | None = None) -> dict:
@@ -207,7 +209,7 @@ def writable_service(writable_sandbox, redis_server_url):
 def writer(writable_service, writable_sandbox):
     """(client, integrated account id) of a tenant connected to the writable sandbox (v3.5)."""
     client = new_tenant(writable_service, "writer")
-    return client, connect_pat(client, writable_sandbox)
+    return client, connect_pat(client, writable_sandbox, "3.5")
 
 
 # --- Rocket.Chat ---------------------------------------------------------------------------------

@@ -554,3 +554,17 @@ def test_an_account_connected_before_identity_learns_it_on_its_first_write(oauth
     authors = [e.get("author_id") for e in lc_call(sandbox_knobs, "get_chat", {"chat_id": chat_id}).json()[
         "thread"]["events"] if e.get("text") in ("first", "second")]
     assert authors == [me, me]
+
+
+def test_a_new_account_is_on_v36_unless_it_asks_for_v35(oauth_service, sandbox_knobs):
+    """v3.5 is legacy and may be retired any day: new accounts default to v3.6 and keep what they chose."""
+    from tests.conftest import connect_pat
+
+    client = new_tenant(oauth_service, "versions-co")
+    default, legacy = connect_pat(client, sandbox_knobs), connect_pat(client, sandbox_knobs, "3.5")
+    assert client.get(f"/integrated-accounts/{default}").json()["api_version"] == "3.6"
+    assert client.get(f"/integrated-accounts/{legacy}").json()["api_version"] == "3.5"
+    for account, version in ((default, "3.6"), (legacy, "3.5")):
+        page = client.request("POST", f"/proxy/livechat/v{version}/agent/action/list_chats",
+                              params={"integrated_account_id": account}, json={"limit": 1})
+        assert page.status_code == 200 and ("Legacy" in page.headers) == (version == "3.5")
