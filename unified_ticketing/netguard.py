@@ -40,27 +40,37 @@ def blocked(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def private_address(host: str, port: int | None) -> str | None:
-    """The first address `host` resolves to that is not public, if any; LookupError when it does not resolve."""
+def _resolve(host: str, port: int | None) -> list[str]:
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)}
+        infos = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError, ValueError):
         raise LookupError(host) from None
-    for address in sorted(addresses):
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def _first_private(addresses: list[str]) -> str | None:
+    for address in addresses:
         if blocked(ipaddress.ip_address(address.split("%")[0])):
             return address
     return None
 
 
+def private_address(host: str, port: int | None) -> str | None:
+    """The first address `host` resolves to that is not public, if any; LookupError when it does not resolve."""
+    return _first_private(_resolve(host, port))
+
+
 def public_address(host: str, port: int) -> str:
-    """One public address of `host` to connect to; raises when it has none or any address is not public."""
+    """The address to connect to: from the same resolution that was checked (a second lookup could answer
+    otherwise); raises when the host does not resolve or any of its addresses is not public."""
     try:
-        found = private_address(host, port)
+        addresses = _resolve(host, port)
     except LookupError:
         raise ValueError(f"{host} does not resolve") from None
+    found = _first_private(addresses)
     if found:
         raise ValueError(f"{host} resolves to a non-public address ({found})")
-    return socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)[0][4][0]
+    return addresses[0]
 
 
 class _Guarded:
