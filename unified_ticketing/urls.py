@@ -6,6 +6,7 @@ import ipaddress
 import re
 from urllib.parse import SplitResult, urlsplit
 
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -42,3 +43,15 @@ def _host_ok(host: str) -> bool:
             except UnicodeError:
                 return False
     return True
+
+
+def origin(url) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a printable URL whose origin `http_url` accepts (the path may hold what an
+    origin may not, such as "@2x.png"), the scheme's default port filled in; None otherwise."""
+    if not isinstance(url, str) or not url.isascii() or not url.isprintable():
+        return None
+    head = _ORIGIN.match(url.strip())
+    parts = http_url(head.group(0)) if head else None
+    if parts is None:
+        return None
+    return parts.scheme, parts.hostname.rstrip(".").lower(), parts.port or (443 if parts.scheme == "https" else 80)

@@ -140,12 +140,16 @@ def test_write_operations_load_for_every_version():
     ("attachments.create.yaml", "files: {file: file}", "", r"attachments\.create\.yaml:\d+ .*no step sends files"),
 ])
 def test_a_broken_write_operation_fails_at_load_with_file_and_line(mappings_copy, file, old, new, match):
-    path = mappings_copy / "livechat" / file
+    fails_to_load(mappings_copy / "livechat" / file, old, new, match)
+
+
+def fails_to_load(path, old: str, new: str, match: str) -> None:
+    """Replace `old` (which must be there) with `new` in a copied mapping file: loading fails matching `match`."""
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new, 1))
     with pytest.raises(MappingError, match=match):
-        load_all(mappings_copy)
+        load_all(path.parent.parent)
 
 
 @pytest.mark.parametrize(("file", "old", "new", "match"), [
@@ -158,12 +162,7 @@ def test_a_broken_write_operation_fails_at_load_with_file_and_line(mappings_copy
      r"integration\.yaml:\d+ \(verify_credentials\.on_error\.unauthorized\.fail\.status\)"),
 ])
 def test_requires_and_verify_errors_are_checked_at_load(mappings_copy, file, old, new, match):
-    path = mappings_copy / "rocketchat" / file
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-    with pytest.raises(MappingError, match=match):
-        load_all(mappings_copy)
+    fails_to_load(mappings_copy / "rocketchat" / file, old, new, match)
 
 
 def test_requires_must_be_a_sentence(mappings_copy):

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from ..errors import ApiError
+from ..urls import origin
 from .executor import Account
 from .upstream import Upstream
 
@@ -28,31 +29,16 @@ class Download:
     disposition: str
 
 
-def origin(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) of an http(s) URL, with the scheme's default port filled in; None if malformed."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None \
-            or "\\" in url:
-        return None
-    return parts.scheme, parts.hostname.rstrip(".").lower(), port or (443 if parts.scheme == "https" else 80)
-
-
 def open_download(upstream: Upstream, account: Account, url, file_name: str | None,
                   content_type: str | None, check_address: Callable[[str], None] | None = None) -> Download:
     """Open the file at `url`; `check_address(url)` raises when the host resolves where we may not go."""
     title = upstream.integration.title
-    target = origin(url) if isinstance(url, str) and url.isascii() and url.isprintable() else None
+    target = origin(url)
     if target is None:
         raise ApiError(502, "upstream_error", f"{title} gave this attachment no downloadable URL")
     policy = upstream.integration.files
     api = origin(upstream.base_url_for(account.credentials))
-    hosts = {origin(o) for o in upstream.file_origins}
-    if policy.api_server:
-        hosts.add(api)
+    hosts = upstream.file_hosts | ({api} if policy.api_server else set())
     if target not in hosts:
         raise ApiError(502, "upstream_error", f"{title} names this attachment's file at {target[0]}://{target[1]}:"
                        f"{target[2]}, which is not one of {title}'s file hosts; it was not downloaded",

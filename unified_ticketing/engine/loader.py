@@ -10,7 +10,7 @@ import yaml
 
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError, compile_expression
-from .steps import WriteOperation, _failure, parse_write_operation
+from .steps import WriteOperation, parse_failure, parse_write_operation
 
 RESOURCES = ("tickets", "comments", "contacts", "attachments", "users", "teams", "tags")
 METHODS = ("list", "get")
@@ -245,7 +245,7 @@ def _verify_errors(f, node: dict) -> dict:
         label = f"verify_credentials.on_error.{err_type}"
         if not isinstance(rule, dict) or set(rule) != {"fail"}:
             raise MappingError(f"{f.where(rules, err_type, label)}: expected {{fail: {{status, message}}}}")
-        out[str(err_type)] = _failure(f, rule, "fail", label + ".fail")
+        out[str(err_type)] = parse_failure(f, rule, "fail", label + ".fail")
     return out
 
 

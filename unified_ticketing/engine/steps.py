@@ -195,7 +195,7 @@ def _step(f, node: dict, label: str, default_method: str) -> Step:
         id=step_id, kind=kind, when=f.opt_expr(node, "when", label + ".when"),
         request=parse_call(f, node, "request", label + ".request", default_method, files=True)
         if kind == "request" else None,
-        fail=_failure(f, node, "fail", label + ".fail") if kind == "fail" else None,
+        fail=parse_failure(f, node, "fail", label + ".fail") if kind == "fail" else None,
         value=f.expr(node, "set", label + ".set") if kind == "set" else None,
         for_each=f.opt_expr(node, "for_each", label + ".for_each"),
         on_error=on_error, reconcile=reconcile,
@@ -205,7 +205,7 @@ def _step(f, node: dict, label: str, default_method: str) -> Step:
     return step
 
 
-def _failure(f, node: dict, key: str, label: str) -> Failure:
+def parse_failure(f, node: dict, key: str, label: str) -> Failure:
     spec = f.section(node, key, label, {"status", "message", "param"}, {"status", "message"})
     status = spec["status"]
     if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
@@ -219,6 +219,6 @@ def _rule(f, rules: dict, err_type, rule, label: str) -> ErrorRule:
     if isinstance(rule, dict) and set(rule) == {"run"} and isinstance(rule["run"], str):
         return ErrorRule("run", run=rule["run"])
     if isinstance(rule, dict) and set(rule) == {"fail"}:
-        return ErrorRule("fail", fail=_failure(f, rule, "fail", label + ".fail"))
+        return ErrorRule("fail", fail=parse_failure(f, rule, "fail", label + ".fail"))
     raise MappingError(f"{f.where(rules, err_type, label)}: expected ignore, {{run: <step id>}} or "
                        "{fail: {status, message}}")

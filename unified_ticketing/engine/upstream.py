@@ -23,7 +23,7 @@ from ..netguard import GuardedAdapter
 from ..state import accounts
 from ..state.ratelimit import RateLimiter
 from ..state.tokens import InvalidGrant, TokenKeeper
-from ..urls import http_url
+from ..urls import http_url, origin
 from .calls import Prepared
 from .loader import Integration
 
@@ -67,7 +67,8 @@ class Upstream:
         self.client_id = env.get(oauth.client_id_env) if oauth else None
         self.client_secret = env.get(oauth.client_secret_env) if oauth else None
         files = integration.files
-        self.file_origins = (files.origins.value(env) if files.origins else "").replace(",", " ").split()
+        named = (files.origins.value(env) if files.origins else "").replace(",", " ").split()
+        self.file_hosts = {origin(o) for o in named} - {None}  # where downloads may go, besides the API server
         identity = integration.identity
         self.identity_url = identity.base_url.value(env).rstrip("/") if identity and identity.base_url else None
 

@@ -33,8 +33,8 @@ class ApiKey:
         return not self.accounts or account_id in self.accounts
 
 
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def _now(after: float = 0) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + after))
 
 
 def create_api_key(r, tenant: str, scope: str = "full", accounts: list[str] | tuple = (),
@@ -51,7 +51,7 @@ def issue(r, tenant: str, scope: str = "full", accounts: list[str] | tuple = (),
     api_key = KEY_PREFIX + secrets.token_urlsafe(32)
     key_id = "key_" + secrets.token_hex(8)
     digest = hash_api_key(api_key)
-    expires_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expires_in)) if expires_in else ""
+    expires_at = _now(expires_in) if expires_in else ""
     meta = {"id": key_id, "tenant": tenant, "hash": digest, "prefix": api_key[:10], "created_at": _now(),
             "scope": scope, "accounts": json.dumps(list(accounts)), "expires_at": expires_at, "last_used_at": ""}
     r.hset(f"ut:apikeys:{key_id}", mapping=meta)
@@ -136,6 +136,5 @@ def rotate(r, key_id: str, overlap_seconds: float) -> dict | None:
         ttl = r.ttl(f"ut:apikey:{meta['hash']}")
         if ttl < 0 or ttl > overlap_seconds:  # never lengthen a key that ends sooner anyway
             r.expire(f"ut:apikey:{meta['hash']}", max(1, int(overlap_seconds)))
-            r.hset(f"ut:apikeys:{key_id}", "expires_at",
-                   time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + overlap_seconds)))
+            r.hset(f"ut:apikeys:{key_id}", "expires_at", _now(overlap_seconds))
     return {**new, "replaces": key_id}
