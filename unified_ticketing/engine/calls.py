@@ -20,9 +20,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from .expressions import Expression, ExpressionFailed, MappingError, compile_expression
+from .expressions import Expression, ExpressionFailed
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 
 
@@ -45,6 +44,11 @@ class CallSpec:
     query: Expression | None = None
     body: Expression | None = None
     files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def expressions(self) -> list[Expression]:
+        """Every expression the request evaluates (path parts, query, body)."""
+        return [e for e in (*self.path, self.query, self.body) if isinstance(e, Expression)]
 
     def prepare(self, data=None, **bindings) -> Prepared:
         """Evaluate the request's expressions; ExpressionFailed if they cannot be (a bad id, say)."""
@@ -85,29 +89,19 @@ def _text(value) -> str:
     return str(value)
 
 
-def parse_call(f, node: dict, key: str, label: str, default_method: str, files: bool = False,
-               extra: frozenset = frozenset()) -> CallSpec:
-    """A request spec from `node[key]`; `f` is the loader's _File (for file:line in errors). `extra`: keys
-    the caller reads itself."""
-    allowed = {"method", "path", "query", "body", "name"} | ({"files"} if files else set()) | extra
-    req = f.section(node, key, label, allowed, {"path"})
+def parse_call(f, node: dict, key: str, label: str, default_method: str) -> CallSpec:
+    """A request spec from `node[key]` (schema-valid); `f` is the loader's _File (file:line, variables)."""
+    req = node[key]
     method = str(req.get("method", default_method)).upper()
-    if method not in HTTP_METHODS:
-        raise MappingError(f"{f.where(req, 'method', label + '.method')}: expected one of {', '.join(HTTP_METHODS)}")
     template = req["path"]
-    if not isinstance(template, str) or not template.startswith("/"):
-        raise MappingError(f"{f.where(req, 'path', label + '.path')}: expected a path starting with /")
+    where = f.where(req, "path", label + ".path")
     path, pos = [], 0
     for m in _PLACEHOLDER.finditer(template):
         path.append(template[pos:m.start()])
-        path.append(compile_expression(m.group(1), f.where(req, "path", label + ".path")))
+        path.append(f.compile(m.group(1), req, "path", where))
         pos = m.end()
     path.append(template[pos:])
-    file_map = req.get("files") or {}
-    if not isinstance(file_map, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                 for k, v in file_map.items()):
-        raise MappingError(f"{f.where(req, 'files', label + '.files')}: expected {{multipart field: input field}}")
     fixed = [seg for seg in _PLACEHOLDER.sub("/", template).split("/") if seg]
     name = str(req.get("name") or (fixed[-1] if fixed else method))
     return CallSpec(name, method, tuple(p for p in path if p != ""), f.opt_expr(req, "query", label + ".query"),
-                    f.opt_expr(req, "body", label + ".body"), dict(file_map))
+                    f.opt_expr(req, "body", label + ".body"), dict(req.get("files") or {}))

@@ -8,9 +8,11 @@ that it returns the input's own objects (treat results as read-only) with their 
 upstream sent them (jlens writes an integral 1.0 as 1). Anything else goes to jlens, as does a
 lookup that meets an array before its last step (JSONata maps over arrays).
 
-Bindings the source never names (`$filters` in an expression that does not mention it) are not
+Bindings the source never reads (`$filters` in an expression that does not mention it) are not
 handed to jlens: each costs a conversion per call (~5 µs per comment record with the engine's
-three bindings).
+three bindings). Which ones it reads comes from jlens's parse tree (`reads()`): free variables
+only, not JSONata's own functions nor `$x := ...` or function parameters. The same answer checks
+at load that an expression names only the variables of its context.
 """
 from __future__ import annotations
 
@@ -23,7 +25,6 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _LOOKUP = re.compile(rf"\s*({_NAME}(?:\.{_NAME})*)\s*")
 _KEYWORDS = {"and", "or", "in", "true", "false", "null", "function"}
 _JLENS = object()  # the walk cannot answer: ask jlens
-_VARIABLE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class MappingError(Exception):
@@ -36,7 +37,7 @@ class Expression:
     where: str  # "mappings/acme/tickets.list.yaml:12 (request.body)"
     compiled: jlens.Expression
     lookup: tuple[str, ...] | None = field(default=None, compare=False)  # ("error", "type"); () for `$`
-    names: frozenset[str] | None = field(default=None, compare=False)  # `$names` in the source; None: any
+    names: frozenset[str] | None = field(default=None, compare=False)  # the variables it reads; None: any
 
     def __call__(self, data=None, **bindings):
         if self.lookup is not None:
@@ -73,23 +74,31 @@ def _lookup(source: str) -> tuple[str, ...] | None:
     return None if _KEYWORDS.intersection(names) else names
 
 
-def _names(source: str) -> frozenset[str] | None:
-    """Every `$name` the source mentions (a superset of the variables it reads); None if `$eval` could read any."""
-    names = frozenset(_VARIABLE.findall(source))
-    return None if "eval" in names else names
+def _reads(compiled: jlens.Expression) -> frozenset[str] | None:
+    """The free variables the expression reads; None if it could read any (`$eval`)."""
+    reads = compiled.reads()
+    return None if reads.get("everyBinding") else frozenset(reads.get("bindings", ()))
 
 
 class ExpressionFailed(Exception):
     """An expression raised while evaluating upstream data (the upstream sent something unexpected)."""
 
 
-def compile_expression(source: str, where: str) -> Expression:
+def compile_expression(source: str, where: str, variables: dict | None = None) -> Expression:
+    """Compile `source`; with `variables` (the names its context provides), naming any other is a MappingError."""
     if not isinstance(source, str) or not source.strip():
         raise MappingError(f"{where}: expected a JSONata expression")
     try:
-        return Expression(source, where, jlens.Expression(source), _lookup(source), _names(source))
+        compiled = jlens.Expression(source)
     except jlens.JlensError as exc:
         pos = getattr(exc, "position", None)
         line = source[:pos].count("\n") + 1 if isinstance(pos, int) else None
         at = f", expression line {line}" if line else ""
         raise MappingError(f"{where}{at}: {exc}") from None
+    names = _reads(compiled)
+    unknown = sorted((names or set()) - set(variables)) if variables is not None else []
+    if unknown:
+        allowed = ", ".join(f"${v}" for v in sorted(variables)) or "none (JSONata over the input alone)"
+        raise MappingError(f"{where}: unknown variable {', '.join('$' + u for u in unknown)}; variables here: "
+                           f"{allowed}")
+    return Expression(source, where, compiled, _lookup(source), names)

@@ -1,26 +1,33 @@
-"""Load `mappings/<helpdesk>/`: check each file's keys, compile its expressions, build the runtime
-objects. Any mistake is a MappingError naming the file, line and key, raised at start-up."""
+"""Load `mappings/<helpdesk>/`: validate each file against the mapping schema (`mapping_schema.py`),
+compile its expressions (each may name only its context's variables), build the runtime objects.
+Any mistake is a MappingError naming the file, line and key, raised at start-up."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
 
+from . import filters as filter_specs
+from . import mapping_schema
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError, compile_expression
+from .filters import FilterSpec
 from .steps import WriteOperation, parse_failure, parse_write_operation
 
-RESOURCES = ("tickets", "comments", "contacts", "attachments", "users", "teams", "tags")
+RESOURCES = tuple(mapping_schema.definition("resource")["enum"])
 METHODS = ("list", "get")
 WRITE_METHODS = ("create", "update")  # see steps.py
-FILTER_TYPES = ("string", "enum", "datetime")
-RANGE_OPS = ("gte", "lte", "gt", "lt")
 
 
 class _Map(dict):
     """A YAML mapping that remembers the line of each key."""
+    lines: dict
+
+
+class _Seq(list):
+    """A YAML sequence that remembers the line of each item."""
     lines: dict
 
 
@@ -30,14 +37,21 @@ class _LineLoader(yaml.SafeLoader):
         out.lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
         return out
 
+    def construct_sequence(self, node, deep=False):
+        out = _Seq(super().construct_sequence(node, deep=deep))
+        out.lines = {i: item.start_mark.line + 1 for i, item in enumerate(node.value)}
+        return out
+
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _LineLoader.construct_sequence)
 
 
 class _File:
-    """One mapping file being read; names the place of every error."""
+    """One mapping file being read: validated against its kind's schema (`mapping_schema.KINDS`); names the
+    place of every error and compiles each expression with the variables of its context."""
 
-    def __init__(self, path: Path, root: Path):
+    def __init__(self, path: Path, root: Path, kind: str):
         self.path = path
         self.name = str(path.relative_to(root.parent))
         try:
@@ -46,6 +60,8 @@ class _File:
             raise MappingError(f"{self.name}: not valid YAML: {exc}") from None
         if not isinstance(self.data, dict):
             raise MappingError(f"{self.name}: expected a mapping at the top level")
+        mapping_schema.check(kind, self)
+        self.contexts = mapping_schema.contexts(kind, self.data)
 
     def where(self, node: dict, key: str, label: str) -> str:
         line = getattr(node, "lines", {}).get(key)
@@ -68,20 +84,15 @@ class _File:
                 raise MappingError(f"{self.name} ({label}): missing key {k}")
 
     def expr(self, node: dict, key: str, label: str) -> Expression:
-        return compile_expression(node.get(key), self.where(node, key, label))
+        return self.compile(node.get(key), node, key, self.where(node, key, label))
+
+    def compile(self, source: str, node: dict, key: str, where: str) -> Expression:
+        """`source` (node[key], a part of it, or the file it names) compiled with the variables of its context."""
+        context = self.contexts.get((id(node), key))
+        return compile_expression(source, where, mapping_schema.variables(context[0]) if context else None)
 
     def opt_expr(self, node: dict, key: str, label: str) -> Expression | None:
         return self.expr(node, key, label) if key in node else None
-
-
-@dataclass(frozen=True)
-class FilterSpec:
-    name: str
-    type: str
-    ops: tuple[str, ...] = ()
-    values: tuple[str, ...] = ()
-    required: bool = False
-    where: Expression | None = None  # checked on the mapped record instead of sent upstream
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,26 @@ class AuthStyle:
     fields: tuple[str, ...]
     headers: dict[str, Expression]
     optional: tuple[str, ...] = ()  # fields an account may be connected without
+    refreshes: bool = False  # an OAuth token, refreshed through the integration's `oauth` section
+
+
+def _static_auth(f, node: dict, label: str, d: dict) -> AuthStyle:
+    optional = tuple(node.get("optional", ()))
+    if set(optional) - set(node["fields"]):
+        raise MappingError(f"{f.where(node, 'optional', label + '.optional')}: optional fields must be among fields")
+    return AuthStyle(tuple(node["fields"]), {h: f.expr(node["headers"], h, f"{label}.headers.{h}")
+                                             for h in node["headers"]}, optional)
+
+
+def _oauth_auth(f, node: dict, label: str, d: dict) -> AuthStyle:
+    if "oauth" not in d:
+        raise MappingError(f"{f.where(d['auth'], 'oauth2', label)}: oauth2 tokens are refreshed through the "
+                           "integration's oauth section, which is missing")
+    return replace(_static_auth(f, node, label, d), refreshes=True)
+
+
+AUTH_KINDS = {"personal_access_token": _static_auth, "api_key": _static_auth, "oauth2": _oauth_auth}
+"""auth kind -> constructor; the schema's `auth` keys are these."""
 
 
 @dataclass(frozen=True)
@@ -234,19 +265,9 @@ class Integration:
 
 
 def _verify_errors(f, node: dict) -> dict:
-    """`verify_credentials.on_error`: upstream error type -> {fail: {status, message, param?}}, the answer
-    when the check fails that way (say, which permission the account lacks). `$error` is the upstream error."""
-    rules = node.get("on_error", {})
-    if not isinstance(rules, dict):
-        raise MappingError(f"{f.where(node, 'on_error', 'verify_credentials.on_error')}: expected a mapping of "
-                           "upstream error types to {fail: {...}}")
-    out = {}
-    for err_type, rule in rules.items():
-        label = f"verify_credentials.on_error.{err_type}"
-        if not isinstance(rule, dict) or set(rule) != {"fail"}:
-            raise MappingError(f"{f.where(rules, err_type, label)}: expected {{fail: {{status, message}}}}")
-        out[str(err_type)] = parse_failure(f, rule, "fail", label + ".fail")
-    return out
+    """`verify_credentials.on_error`: upstream error type -> the Failure answered when the check fails that way."""
+    label = "verify_credentials.on_error"
+    return {str(t): parse_failure(f, rule, "fail", f"{label}.{t}.fail") for t, rule in node.get("on_error", {}).items()}
 
 
 def load_all(root: str | Path) -> dict[str, Integration]:
@@ -267,35 +288,17 @@ def load_integration(folder: Path) -> Integration:
     path = folder / "integration.yaml"
     if not path.exists():
         raise MappingError(f"{folder.name}/integration.yaml: missing")
-    f = _File(path, root)
+    f = _File(path, root, "integration")
     d = f.data
-    f.keys(d, "integration", {"name", "title", "base_url", "api_versions", "request", "auth",
-                              "verify_credentials", "errors", "pagination", "retry", "rate_limit", "oauth", "proxy",
-                              "files", "identity"},
-           {"name", "base_url", "api_versions", "request", "auth", "verify_credentials", "errors", "pagination"})
-    versions = f.section(d, "api_versions", "api_versions", {"default", "supported"}, {"default", "supported"})
-    req = f.section(d, "request", "request", {"method"}, {"method"})
-    auth_node = f.section(d, "auth", "auth", {"personal_access_token", "oauth2", "api_key"})
-    auth = {}
-    for kind, style in auth_node.items():
-        f.keys(style, f"auth.{kind}", {"fields", "headers", "optional"}, {"fields", "headers"})
-        optional = tuple(style.get("optional", ()))
-        if set(optional) - set(style["fields"]):
-            raise MappingError(f"{f.where(style, 'optional', f'auth.{kind}.optional')}: optional fields must be "
-                               "among fields")
-        auth[kind] = AuthStyle(tuple(style["fields"]),
-                               {h: f.expr(style["headers"], h, f"auth.{kind}.headers.{h}") for h in style["headers"]},
-                               optional)
-    method = str(req["method"]).upper()
-    verify = parse_call(f, d, "verify_credentials", "verify_credentials", method, extra=frozenset({"on_error"}))
-    verify_errors = _verify_errors(f, d["verify_credentials"])
-    err = f.section(d, "errors", "errors", {"detect", "type", "message", "statuses", "retry_types",
-                                            "rate_limit_types", "reauth_types", "not_found_types"},
-                    {"detect", "type", "message", "statuses"})
+    auth = {kind: AUTH_KINDS[kind](f, node, f"auth.{kind}", d) for kind, node in d["auth"].items()}
+    method = str(d["request"]["method"]).upper()
+    verify = parse_call(f, d, "verify_credentials", "verify_credentials", method)
+    err = d["errors"]
     integration = Integration(
         name=d["name"], title=d.get("title", d["name"]), base_url=_base_url(f, d, auth),
-        default_version=str(versions["default"]), versions=tuple(str(v) for v in versions["supported"]),
-        http_method=method, auth=auth, verify=verify, verify_errors=verify_errors,
+        default_version=str(d["api_versions"]["default"]),
+        versions=tuple(str(v) for v in d["api_versions"]["supported"]),
+        http_method=method, auth=auth, verify=verify, verify_errors=_verify_errors(f, d["verify_credentials"]),
         errors=ErrorPolicy(f.expr(err, "detect", "errors.detect"), f.expr(err, "type", "errors.type"),
                            f.expr(err, "message", "errors.message"), dict(err["statuses"]),
                            *(frozenset(err.get(k, ())) for k in ("retry_types", "rate_limit_types", "reauth_types",
@@ -310,14 +313,12 @@ def load_integration(folder: Path) -> Integration:
         if resource not in RESOURCES or method not in METHODS + WRITE_METHODS:
             raise MappingError(f"{folder.name}/{path.name}: expected <resource>.<method>.yaml with resource in "
                                f"{', '.join(RESOURCES)} and method in {', '.join(METHODS + WRITE_METHODS)}")
-        of = _File(path, root)
-        if method in WRITE_METHODS:
+        write = method in WRITE_METHODS
+        of = _File(path, root, "write" if write else method)
+        if write:
             def build(node, prefix, of=of, resource=resource, method=method):
-                return parse_write_operation(of, node, resource, method, prefix, RESOURCES, integration.http_method)
+                return parse_write_operation(of, node, resource, method, prefix, integration.http_method)
         else:
-            of.keys(of.data, "operation", {"request", "response", "filters", "versions", "requires"},
-                    {"request", "response"})
-
             def build(node, prefix, of=of, resource=resource, method=method):
                 return _operation(of, folder, node, resource, method, prefix, integration.http_method)
         base_op = build(of.data, "")
@@ -327,27 +328,18 @@ def load_integration(folder: Path) -> Integration:
             if str(version) not in integration.versions:
                 raise MappingError(f"{of.where(of.data['versions'], version, 'versions')}: version {version} is not "
                                    f"in api_versions.supported")
-            if not isinstance(override, dict) or "versions" in override:
-                raise MappingError(f"{of.where(of.data['versions'], version, f'versions.{version}')}: expected the "
-                                   "operation's keys (without versions)")
-            if method not in WRITE_METHODS:
-                of.keys(override, f"versions.{version}", {"request", "response", "filters", "requires"},
-                        {"request", "response"})
             integration.operations[(resource, method, str(version))] = build(override, f"versions.{version}.")
     return integration
 
 
 def _base_url(f: _File, d: dict, auth: dict) -> BaseUrl:
-    node = f.section(d, "base_url", "base_url", {"env", "default", "credential"})
+    node = d["base_url"]
     if "credential" in node:
-        if set(node) != {"credential"}:
-            raise MappingError(f"{f.where(d, 'base_url', 'base_url')}: give credential alone, or env and default")
         missing = [kind for kind, style in auth.items() if node["credential"] not in style.fields]
         if missing:
             raise MappingError(f"{f.where(node, 'credential', 'base_url.credential')}: auth {', '.join(missing)} "
                                f"has no field {node['credential']}")
         return BaseUrl(credential=str(node["credential"]))
-    f.keys(node, "base_url", {"env", "default"}, {"env", "default"})
     return BaseUrl(env=node["env"], default=node["default"])
 
 
@@ -369,48 +361,34 @@ def _pagination(f: _File, d: dict) -> Pagination:
                       tuple(node.get("request_keeps", ())), node.get("count_path"), node.get("total_path"))
 
 
-def _setting(f: _File, node: dict, key: str, label: str) -> Setting:
-    value = f.section(node, key, f"{label}.{key}", {"env", "default"}, {"env", "default"})
-    return Setting(value["env"], str(value["default"]))
+def _setting(node: dict) -> Setting:
+    return Setting(node["env"], str(node["default"]))
 
 
 def _policies(f: _File, d: dict, default_method: str) -> dict:
     """The optional sections of integration.yaml: retry, rate_limit, oauth, proxy, files, identity."""
     out = {}
     if "identity" in d:
-        node = f.section(d, "identity", "identity", {"base_url", "request", "context"}, {"request", "context"})
+        node = d["identity"]
         context = node["context"]
-        if not isinstance(context, dict) or not context:
-            raise MappingError(f"{f.where(node, 'context', 'identity.context')}: expected a mapping of context "
-                               "names to JSONata on the answer")
         out["identity"] = IdentityPolicy(
             parse_call(f, node, "request", "identity.request", default_method),
             {str(k): f.expr(context, k, f"identity.context.{k}") for k in context},
-            _setting(f, node, "base_url", "identity") if "base_url" in node else None)
+            _setting(node["base_url"]) if "base_url" in node else None)
     if "retry" in d:
-        node = f.section(d, "retry", "retry", {"attempts", "max_seconds", "initial_wait", "max_wait"})
-        out["retry"] = RetryPolicy(**node)
+        out["retry"] = RetryPolicy(**d["retry"])
     if "rate_limit" in d:
-        node = f.section(d, "rate_limit", "rate_limit", {"requests_per_second", "burst", "retry_after_header",
-                                                          "retry_after_unit", "default_cooldown_seconds"},
-                         {"requests_per_second"})
-        unit = node.get("retry_after_unit", "seconds")
-        if unit not in ("seconds", "epoch_ms", "epoch_seconds"):
-            raise MappingError(f"{f.where(node, 'retry_after_unit', 'rate_limit.retry_after_unit')}: expected "
-                               "seconds, epoch_ms or epoch_seconds")
+        node = d["rate_limit"]
         out["rate_limit"] = RateLimitPolicy(
-            _setting(f, node, "requests_per_second", "rate_limit"),
-            _setting(f, node, "burst", "rate_limit") if "burst" in node else Setting("", "0"),
-            node.get("retry_after_header", "Retry-After"), unit, float(node.get("default_cooldown_seconds", 1)))
+            _setting(node["requests_per_second"]), _setting(node["burst"]) if "burst" in node else Setting("", "0"),
+            node.get("retry_after_header", "Retry-After"), node.get("retry_after_unit", "seconds"),
+            float(node.get("default_cooldown_seconds", 1)))
     if "oauth" in d:
-        node = f.section(d, "oauth", "oauth", {"accounts_url", "authorize_path", "token_path", "client_id_env",
-                                                "client_secret_env", "license_field"},
-                         {"accounts_url", "authorize_path", "token_path", "client_id_env", "client_secret_env"})
-        out["oauth"] = OAuthPolicy(_setting(f, node, "accounts_url", "oauth"), node["authorize_path"],
-                                   node["token_path"], node["client_id_env"], node["client_secret_env"],
-                                   node.get("license_field"))
+        node = d["oauth"]
+        out["oauth"] = OAuthPolicy(_setting(node["accounts_url"]), node["authorize_path"], node["token_path"],
+                                   node["client_id_env"], node["client_secret_env"], node.get("license_field"))
     if "proxy" in d:
-        node = f.section(d, "proxy", "proxy", {"post", "get", "refused"})
+        node = d["proxy"]
         for method in ("post", "get"):
             for pattern in node.get(method, ()):
                 try:
@@ -421,52 +399,27 @@ def _policies(f: _File, d: dict, default_method: str) -> dict:
         out["proxy"] = ProxyPolicy(tuple(node.get("post", ())), tuple(node.get("get", ())),
                                    str(node.get("refused", "")))
     if "files" in d:
-        node = f.section(d, "files", "files", {"origins", "api_server", "credentials"})
-        for key in ("api_server", "credentials"):
-            if not isinstance(node.get(key, False), bool):
-                raise MappingError(f"{f.where(node, key, 'files.' + key)}: expected true or false")
-        out["files"] = FilePolicy(_setting(f, node, "origins", "files") if "origins" in node else None,
+        node = d["files"]
+        out["files"] = FilePolicy(_setting(node["origins"]) if "origins" in node else None,
                                   node.get("api_server", True), node.get("credentials", False))
     return out
 
 
 def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, prefix: str,
                default_method: str) -> Operation:
-    shape = "items" if method == "list" else "item"
-    allowed = {shape, "record_file", "remote_data"} | ({"dedupe_by"} if method == "list" else set())
-    resp = f.section(d, "response", prefix + "response", allowed, {shape, "record_file"})
+    resp = d["response"]
     record_path = folder / resp["record_file"]
     if not record_path.is_file():
         raise MappingError(f"{f.where(resp, 'record_file', prefix + 'response.record_file')}: "
                            f"{resp['record_file']} not found")
-    record = compile_expression(record_path.read_text(), f"{folder.name}/{resp['record_file']}")
-    filters = {}
-    for name, spec in (d.get("filters") or {}).items():
-        label = f"{prefix}filters.{name}"
-        f.keys(spec, label, {"type", "ops", "values", "required", "where"}, {"type"})
-        if spec["type"] not in FILTER_TYPES:
-            raise MappingError(f"{f.where(spec, 'type', label)}: type must be one of {', '.join(FILTER_TYPES)}")
-        ops = tuple(spec.get("ops", ()))
-        if spec["type"] == "datetime" and (not ops or set(ops) - set(RANGE_OPS)):
-            raise MappingError(f"{f.where(spec, 'type', label)}: datetime filters need ops from {RANGE_OPS}")
-        filters[name] = FilterSpec(name, spec["type"], ops, tuple(spec.get("values", ())),
-                                   bool(spec.get("required")), f.opt_expr(spec, "where", label + ".where"))
+    record = f.compile(record_path.read_text(), resp, "record_file", f"{folder.name}/{resp['record_file']}")
+    request = parse_call(f, d, "request", prefix + "request", default_method)
     return Operation(
-        resource=resource, method=method, source=f.name,
-        request=parse_call(f, d, "request", prefix + "request", default_method), record=record,
+        resource=resource, method=method, source=f.name, request=request, record=record,
         items=f.opt_expr(resp, "items", prefix + "response.items"),
         item=f.opt_expr(resp, "item", prefix + "response.item"),
         remote_data=f.opt_expr(resp, "remote_data", prefix + "response.remote_data"),
         dedupe_by=f.opt_expr(resp, "dedupe_by", prefix + "response.dedupe_by"),
-        filters=filters, requires=_requires(f, d, prefix),
+        filters=filter_specs.build(f, d.get("filters"), resource, prefix + "filters", request.expressions),
+        requires=d["requires"].strip() if "requires" in d else None,
     )
-
-
-def _requires(f: _File, d: dict, prefix: str) -> str | None:
-    """`requires: <text>`: what the helpdesk must have for the operation (shown by capabilities)."""
-    if "requires" not in d:
-        return None
-    if not isinstance(d["requires"], str) or not d["requires"].strip():
-        raise MappingError(f"{f.where(d, 'requires', prefix + 'requires')}: expected a sentence saying what the "
-                           "helpdesk needs (an edition, a license)")
-    return d["requires"].strip()

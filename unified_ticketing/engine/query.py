@@ -6,21 +6,15 @@ are a 400 that names the parameter.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..errors import bad_request
-from .loader import FilterSpec, Operation
+from .filters import FilterSpec
+from .loader import Operation
 
 RESERVED = {"integrated_account_id", "limit", "next_cursor", "prev_cursor", "include_remote_data", "format"}
 PARAM = re.compile(r"^([a-z_]+)(?:\[([a-z]+)\])?$")
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
-
-
-@dataclass
-class ListParams:
-    limit: int
-    filters: dict = field(default_factory=dict)
 
 
 def parse_datetime(value: str, param: str) -> str:

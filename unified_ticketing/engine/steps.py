@@ -1,33 +1,7 @@
 """Write operations (`<resource>.create.yaml`, `<resource>.update.yaml`): a short list of steps, then
-a read of the written record through the resource's get operation.
-
-```yaml
-steps:
-  - id: send                      # the step's answer is $steps.send in later expressions
-    when: <JSONata>               # optional: skip the step unless it holds
-    # one of:
-    request: {method?, path, query?, body?, files?}   # an upstream write (see calls.py)
-    fail: {status, message, param?}        # stop with this error (message is JSONata)
-    set: <JSONata>                         # a computed value, for later steps
-    read: true                    # request steps: a lookup (default for GET): retried, never reconciled
-    for_each: <JSONata>           # request steps: one call per item ($item); the answers as an array
-    on_error:                     # upstream error type -> ignore | {run: <step id>} | {fail: {...}}
-      some_error_type: {run: other_step}   # a step named by `run` runs only through its rule
-    reconcile:                    # how to find this write when its outcome is unknown (timeout)
-      request: {method?, path, query?, body?}
-      result: <JSONata>           # on the lookup's answer: the step's answer, or nothing if not written
-result:
-  resource: comments              # optional: read back as another resource
-  id: <JSONata>                   # the unified id of the written record
-file_size_limit_bytes: 10485760   # optional, with `files`: larger uploads are a 413 before any call
-```
-
-An operation the upstream cannot do on some version is `unsupported: <message>` (a 422).
-Expressions see `$input` (the validated body; an uploaded file as {name, content_type, size}),
-`$id` (the record of an update), `$steps`, `$item`, `$error` (in on_error fail messages),
-`$idempotency_key`, `$write_id` (a stable id derived from the account and the key), `$version`,
-`$base_url` (the account's API base URL) and `$account` (the account's context: what the
-integration's `identity` call learnt when it connected, such as `$account.agent_id`).
+a read of the written record through the resource's get operation. The format (keys, step kinds,
+variables) is the mapping schema's `write_operation` (docs/mapping-format.md); this module builds
+the objects and checks what a schema cannot: step references and which keys a step kind takes.
 """
 from __future__ import annotations
 
@@ -36,8 +10,7 @@ from dataclasses import dataclass, field, replace
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError
 
-STEP_KEYS = {"id", "when", "request", "read", "fail", "set", "for_each", "on_error", "reconcile"}
-KINDS = ("request", "fail", "set")
+ONLY_REQUESTS = ("for_each", "on_error", "reconcile", "read")  # keys only request steps take
 
 
 @dataclass(frozen=True)
@@ -95,29 +68,16 @@ class WriteOperation:
         return next(s for s in self.steps if s.id == step_id)
 
 
-def parse_write_operation(f, d: dict, resource: str, method: str, prefix: str, resources: tuple,
-                          default_method: str) -> WriteOperation:
-    """A write operation (or one version's override) from its YAML node; `f` is the loader's _File."""
+def parse_write_operation(f, d: dict, resource: str, method: str, prefix: str, default_method: str) -> WriteOperation:
+    """A write operation (or one version's override) from its schema-valid node; `f` is the loader's _File."""
     if "unsupported" in d:
-        f.keys(d, prefix + "operation", {"unsupported", "versions"}, {"unsupported"})
-        if not isinstance(d["unsupported"], str) or not d["unsupported"].strip():
-            raise MappingError(f"{f.where(d, 'unsupported', prefix + 'unsupported')}: expected a message saying "
-                               "why and what to do instead")
         return WriteOperation(resource, method, f.name, unsupported=d["unsupported"].strip())
-    f.keys(d, prefix + "operation", {"steps", "result", "file_size_limit_bytes", "versions"}, {"steps", "result"})
     steps, handlers = parse_steps(f, d, "steps", prefix, default_method)
-    result = f.section(d, "result", prefix + "result", {"resource", "id"}, {"id"})
-    result_resource = result.get("resource", resource)
-    if result_resource not in resources:
-        raise MappingError(f"{f.where(result, 'resource', prefix + 'result.resource')}: expected one of "
-                           f"{', '.join(resources)}")
-    op = WriteOperation(resource, method, f.name, steps, handlers, result_resource,
+    result = d["result"]
+    op = WriteOperation(resource, method, f.name, steps, handlers, result.get("resource", resource),
                         f.expr(result, "id", prefix + "result.id"))
     limit = d.get("file_size_limit_bytes")
     if limit is not None:
-        if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
-            raise MappingError(f"{f.where(d, 'file_size_limit_bytes', prefix + 'file_size_limit_bytes')}: "
-                               "expected a positive number of bytes")
         if not op.file_fields:
             raise MappingError(f"{f.where(d, 'file_size_limit_bytes', prefix + 'file_size_limit_bytes')}: no step "
                                "sends files")
@@ -128,13 +88,9 @@ def parse_write_operation(f, d: dict, resource: str, method: str, prefix: str, r
 def parse_steps(f, d: dict, key: str, prefix: str, default_method: str) -> tuple[tuple[Step, ...], frozenset]:
     """A list of steps under `d[key]` and the ids of the steps that run only through on_error rules."""
     raw_steps = d[key]
-    if not isinstance(raw_steps, list) or not raw_steps:
-        raise MappingError(f"{f.where(d, key, prefix + key)}: expected a list of steps")
     steps, seen = [], {}
     for i, node in enumerate(raw_steps):
-        label = f"{prefix}{key}[{i}]"
-        if not isinstance(node, dict):
-            raise MappingError(f"{f.where(d, key, label)}: expected a mapping")
+        label = f"{prefix}{key}[{i}] {node['id']}"
         step = _step(f, node, label, default_method)
         if step.id in seen:
             raise MappingError(f"{f.where(node, 'id', label + '.id')}: step id {step.id} is used twice")
@@ -145,7 +101,7 @@ def parse_steps(f, d: dict, key: str, prefix: str, default_method: str) -> tuple
         for err_type, rule in step.on_error.items():
             if rule.action != "run":
                 continue
-            where = f.where(node["on_error"], err_type, f"{prefix}{key}[{i}].on_error.{err_type}")
+            where = f.where(node["on_error"], err_type, f"{prefix}{key}[{i}] {step.id}.on_error.{err_type}")
             if rule.run not in seen:
                 raise MappingError(f"{where}: no step with id {rule.run}")
             if seen[rule.run] <= i:
@@ -154,71 +110,52 @@ def parse_steps(f, d: dict, key: str, prefix: str, default_method: str) -> tuple
     return tuple(steps), frozenset(handlers)
 
 
-def _step(f, node: dict, label: str, default_method: str) -> Step:
-    step_id = node.get("id")
-    if not isinstance(step_id, str) or not step_id.isidentifier():
-        raise MappingError(f"{f.where(node, 'id', label + '.id')}: every step needs an id, a name such as "
-                           "send_message")
-    label = f"{label} {step_id}"
-    f.keys(node, label, STEP_KEYS)
-    kinds = [k for k in KINDS if k in node]
-    if len(kinds) != 1:
-        raise MappingError(f"{f.where(node, 'id', label)}: a step has exactly one of {', '.join(KINDS)}")
-    kind = kinds[0]
-    if kind != "request":
-        for key in ("for_each", "on_error", "reconcile", "read"):
-            if key in node:
-                raise MappingError(f"{f.where(node, key, label + '.' + key)}: only request steps take {key}")
-    if node.get("read") not in (None, True, False):
-        raise MappingError(f"{f.where(node, 'read', label + '.read')}: expected true or false")
+def _request_step(f, node: dict, label: str, default_method: str) -> dict:
     if node.get("read") and "reconcile" in node:
         raise MappingError(f"{f.where(node, 'reconcile', label + '.reconcile')}: a read step has nothing to reconcile")
     if "for_each" in node and "reconcile" in node:
         raise MappingError(f"{f.where(node, 'reconcile', label + '.reconcile')}: a for_each step cannot reconcile")
-    on_error = {}
-    if "on_error" in node:
-        rules = node["on_error"]
-        if not isinstance(rules, dict) or not rules:
-            raise MappingError(f"{f.where(node, 'on_error', label + '.on_error')}: expected a mapping of upstream "
-                               "error types to ignore, {run: step} or {fail: {...}}")
-        for err_type, rule in rules.items():
-            on_error[str(err_type)] = _rule(f, rules, err_type, rule, f"{label}.on_error.{err_type}")
-        if "for_each" in node and any(r.action == "run" for r in on_error.values()):
-            raise MappingError(f"{f.where(node, 'on_error', label + '.on_error')}: a for_each step cannot run "
-                               "another step on error")
+    on_error = {str(t): _rule(f, node["on_error"], t, rule, f"{label}.on_error.{t}")
+                for t, rule in node.get("on_error", {}).items()}
+    if "for_each" in node and any(r.action == "run" for r in on_error.values()):
+        raise MappingError(f"{f.where(node, 'on_error', label + '.on_error')}: a for_each step cannot run "
+                           "another step on error")
     reconcile = None
     if "reconcile" in node:
-        rec = f.section(node, "reconcile", label + ".reconcile", {"request", "result"}, {"request", "result"})
+        rec = node["reconcile"]
         reconcile = Reconcile(parse_call(f, rec, "request", label + ".reconcile.request", default_method),
                               f.expr(rec, "result", label + ".reconcile.result"))
-    step = Step(
-        id=step_id, kind=kind, when=f.opt_expr(node, "when", label + ".when"),
-        request=parse_call(f, node, "request", label + ".request", default_method, files=True)
-        if kind == "request" else None,
-        fail=parse_failure(f, node, "fail", label + ".fail") if kind == "fail" else None,
-        value=f.expr(node, "set", label + ".set") if kind == "set" else None,
-        for_each=f.opt_expr(node, "for_each", label + ".for_each"),
-        on_error=on_error, reconcile=reconcile,
-    )
-    if step.request is not None:
-        step = replace(step, reads=node.get("read", step.request.method == "GET"))
-    return step
+    request = parse_call(f, node, "request", label + ".request", default_method)
+    return {"request": request, "for_each": f.opt_expr(node, "for_each", label + ".for_each"), "on_error": on_error,
+            "reconcile": reconcile, "reads": node.get("read", request.method == "GET")}
+
+
+STEP_KINDS = {
+    "request": _request_step,
+    "fail": lambda f, node, label, default_method: {"fail": parse_failure(f, node, "fail", label + ".fail")},
+    "set": lambda f, node, label, default_method: {"value": f.expr(node, "set", label + ".set")},
+}
+"""step kind -> the Step fields it builds; a step has exactly one kind (the schema checks it)."""
+
+
+def _step(f, node: dict, label: str, default_method: str) -> Step:
+    kind = next(k for k in STEP_KINDS if k in node)
+    if kind != "request":
+        for key in ONLY_REQUESTS:
+            if key in node:
+                raise MappingError(f"{f.where(node, key, label + '.' + key)}: only request steps take {key}")
+    return Step(id=node["id"], kind=kind, when=f.opt_expr(node, "when", label + ".when"),
+                **STEP_KINDS[kind](f, node, label, default_method))
 
 
 def parse_failure(f, node: dict, key: str, label: str) -> Failure:
-    spec = f.section(node, key, label, {"status", "message", "param"}, {"status", "message"})
-    status = spec["status"]
-    if not isinstance(status, int) or isinstance(status, bool) or not 400 <= status <= 599:
-        raise MappingError(f"{f.where(spec, 'status', label + '.status')}: expected an HTTP error status")
-    return Failure(status, f.expr(spec, "message", label + ".message"), spec.get("param"))
+    spec = node[key]
+    return Failure(spec["status"], f.expr(spec, "message", label + ".message"), spec.get("param"))
 
 
 def _rule(f, rules: dict, err_type, rule, label: str) -> ErrorRule:
     if rule == "ignore":
         return ErrorRule("ignore")
-    if isinstance(rule, dict) and set(rule) == {"run"} and isinstance(rule["run"], str):
+    if "run" in rule:
         return ErrorRule("run", run=rule["run"])
-    if isinstance(rule, dict) and set(rule) == {"fail"}:
-        return ErrorRule("fail", fail=parse_failure(f, rule, "fail", label + ".fail"))
-    raise MappingError(f"{f.where(rules, err_type, label)}: expected ignore, {{run: <step id>}} or "
-                       "{fail: {status, message}}")
+    return ErrorRule("fail", fail=parse_failure(f, rule, "fail", label + ".fail"))
