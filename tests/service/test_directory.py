@@ -45,10 +45,10 @@ def test_capabilities_come_from_the_mapping_files(tenant):
     assert {"list", "get", "create", "update"} <= set(v35["tickets"]["methods"])
     ticket_filters = {f["name"]: f for f in v35["tickets"]["filters"]}
     assert ticket_filters["status"]["values"] == ["open", "closed"]
-    assert ticket_filters["created_at"]["applied"] == "by the helpdesk"
-    assert ticket_filters["contact_id"]["applied"] == "after mapping"
+    assert ticket_filters["created_at"]["applied"] == "upstream"
+    assert ticket_filters["contact_id"]["applied"] == "after_mapping"
     contact_filters = {f["name"]: f for f in v36["contacts"]["filters"]}
-    assert contact_filters["email"]["applied"] == "after mapping"  # v3.6 derives contacts from chats
+    assert contact_filters["email"]["applied"] == "after_mapping"  # v3.6 derives contacts from chats
     assert caps["oauth"] is True and caps["webhooks"] is True
     assert tenant.get("/integrations/zendesk/capabilities").status_code == 400
 

@@ -13,8 +13,10 @@ bp = Blueprint("capabilities", __name__)
 
 
 def _filters(op) -> list[dict]:
+    """The product's filters (schemas/filters.py) this operation supports, and where each is applied: `upstream`
+    (the helpdesk narrows, pages are full) or `after_mapping` (checked on mapped records, pages may be sparse)."""
     return [{"name": f.name, "type": f.type, "operators": list(f.ops), "values": list(f.values),
-             "required": f.required, "applied": "after mapping" if f.where is not None else "by the helpdesk"}
+             "required": f.required, "applied": f.applied}
             for f in getattr(op, "filters", {}).values()]
 
 
