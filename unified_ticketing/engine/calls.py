@@ -1,17 +1,7 @@
-"""Upstream requests as mapping files describe them, and how they become HTTP requests.
-
-```yaml
-request:
-  method: GET                                  # optional; default: the integration's request.method
-  path: /api/v2/tickets/{$filters.ticket_id}/comments   # {JSONata} parts are evaluated, URL-quoted
-  query: '{"count": $limit, "ids[]": [$filters.assignee_id]}'   # optional JSONata object
-  body: '{"chat_id": $id}'                     # optional JSONata object, sent as JSON
-  files: {file: file}                          # writes: multipart field -> input field (body as form data)
-  name: list_comments                          # optional label for logs and metrics
-```
-
-Query values: null is left out, an array repeats the parameter, an object is sent as JSON text,
-true/false as `true`/`false`. Without `name`, the label is the path's last fixed segment.
+"""Upstream requests as mapping files describe them (the schema's `request`, docs/mapping-format.md),
+and how they become HTTP requests: `{JSONata}` path parts evaluated and URL-quoted, query values
+encoded by `encode_query` (null left out, an array repeats the parameter, an object is JSON text,
+true/false as `true`/`false`). Without `name`, a request's label is the path's last fixed segment.
 """
 from __future__ import annotations
 
