@@ -119,3 +119,14 @@ def test_an_error_names_the_line_of_the_key(tmp_path):
     line = text.splitlines().index("  attempts: 4") + 1
     message = broken(tmp_path, "livechat/integration.yaml", "  attempts: 4", "  attempts: -1")
     assert message.startswith(f"mappings/livechat/integration.yaml:{line} (retry.attempts): "), message
+
+
+def test_the_schema_and_the_constructor_tables_name_the_same_kinds():
+    from unified_ticketing.engine.loader import AUTH_KINDS, RESOURCES
+    from unified_ticketing.engine.steps import STEP_KINDS
+    from unified_ticketing.schemas.filters import FILTERS
+    from unified_ticketing.schemas.ticketing import MODELS
+
+    assert set(mapping_schema.definition("integration")["properties"]["auth"]["properties"]) == set(AUTH_KINDS)
+    assert [alt["required"][0] for alt in mapping_schema.definition("step")["oneOf"]] == list(STEP_KINDS)
+    assert set(RESOURCES) == set(MODELS) == set(FILTERS)
