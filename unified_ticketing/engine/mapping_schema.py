@@ -148,7 +148,7 @@ def _expect(error: ValidationError) -> str | None:
     return error.schema.get("x-expect") if isinstance(error.schema, dict) else None
 
 
-def label(data, path) -> str:
+def _label(data, path) -> str:
     """`steps[2] send.request.path`: keys joined by dots, list indices in brackets, a step's id after its index."""
     out, node = "", data
     for part in path:
@@ -176,11 +176,11 @@ def describe(f, error: ValidationError) -> str:
     if error.validator in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
         known = keys(error.schema, error.instance)
         extra = next((k for k in error.instance if k not in known), next(iter(error.instance)))
-        return (f"{f.where(error.instance, extra, label(f.data, [*path, extra]))}: unknown key; expected one of "
+        return (f"{f.where(error.instance, extra, _label(f.data, [*path, extra]))}: unknown key; expected one of "
                 f"{', '.join(sorted(known))}")
     if error.validator == "required":
-        missing = error.message.split("'")[1]
-        return f"{f.name} ({label(f.data, path) or 'top level'}): missing key {missing}"
+        missing = next(k for k in error.validator_value if k not in error.instance)
+        return f"{f.name} ({_label(f.data, path) or 'top level'}): missing key {missing}"
     expect = _expect(error)
     message = _message(error)
     if expect is None and message is None:
@@ -193,4 +193,4 @@ def describe(f, error: ValidationError) -> str:
     what = message or (f"expected {expect}" if expect else error.message)
     if not path:
         return f"{f.name}: {what}"
-    return f"{f.where(_node(f.data, path[:-1]), path[-1], label(f.data, path))}: {what}"
+    return f"{f.where(_node(f.data, path[:-1]), path[-1], _label(f.data, path))}: {what}"
