@@ -10,6 +10,7 @@ import yaml
 
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError, compile_expression
+from .pagination import COMMON_KEYS, VARIANTS, Pagination
 from .steps import WriteOperation, parse_failure, parse_write_operation
 
 RESOURCES = ("tickets", "comments", "contacts", "attachments", "users", "teams", "tags")
@@ -82,6 +83,12 @@ class FilterSpec:
     values: tuple[str, ...] = ()
     required: bool = False
     where: Expression | None = None  # checked on the mapped record instead of sent upstream
+    # Bounds on a `where` filter (engine/pagination.py's docstring): `until` ends the traversal at the first
+    # mapped record for which it holds (the request sorts by the filter's field); `upstream` says how the
+    # request narrows the list; `misses` what that narrowing can leave out (absent: the filter is exact).
+    until: Expression | None = None
+    upstream: str | None = None
+    misses: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,23 +111,6 @@ class AuthStyle:
     fields: tuple[str, ...]
     headers: dict[str, Expression]
     optional: tuple[str, ...] = ()  # fields an account may be connected without
-
-
-@dataclass(frozen=True)
-class Pagination:
-    """How a list asks for its next page.
-
-    `cursor`: the answer's `next_cursor_path` holds a token (absent on the last page); the next
-    request sends it as `param` (in the body: alone, plus the first body's `request_keeps`).
-    `offset`: the next request sends `param` = offset + the answer's `count_path`, until `total_path`.
-    """
-    type: str
-    param: str
-    location: str  # "body" | "query"
-    next_cursor_path: str | None = None
-    request_keeps: tuple[str, ...] = ()
-    count_path: str | None = None
-    total_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -352,21 +342,17 @@ def _base_url(f: _File, d: dict, auth: dict) -> BaseUrl:
 
 
 def _pagination(f: _File, d: dict) -> Pagination:
-    node = f.section(d, "pagination", "pagination", {"type", "param", "in", "next_cursor_path", "request_keeps",
-                                                     "count_path", "total_path"}, {"type", "param"})
-    kind = node["type"]
-    if kind == "cursor":
-        f.keys(node, "pagination", {"type", "param", "in", "next_cursor_path", "request_keeps"},
-               {"next_cursor_path"})
-    elif kind == "offset":
-        f.keys(node, "pagination", {"type", "param", "in", "count_path", "total_path"}, {"count_path", "total_path"})
-    else:
-        raise MappingError(f"{f.where(node, 'type', 'pagination.type')}: expected cursor or offset")
-    location = node.get("in", "body" if kind == "cursor" else "query")
+    """`pagination:`: `type` picks the variant (pagination.VARIANTS), which says its other keys."""
+    every = set().union(COMMON_KEYS, *(v.REQUIRED | v.OPTIONAL for v in VARIANTS.values()))
+    node = f.section(d, "pagination", "pagination", every, {"type", "param"})
+    variant = VARIANTS.get(node["type"])
+    if variant is None:
+        raise MappingError(f"{f.where(node, 'type', 'pagination.type')}: expected {' or '.join(VARIANTS)}")
+    f.keys(node, "pagination", COMMON_KEYS | variant.REQUIRED | variant.OPTIONAL, variant.REQUIRED)
+    location = node.get("in", variant.DEFAULT_IN)
     if location not in ("body", "query"):
         raise MappingError(f"{f.where(node, 'in', 'pagination.in')}: expected body or query")
-    return Pagination(kind, node["param"], location, node.get("next_cursor_path"),
-                      tuple(node.get("request_keeps", ())), node.get("count_path"), node.get("total_path"))
+    return variant.build(node, location)
 
 
 def _setting(f: _File, node: dict, key: str, label: str) -> Setting:
@@ -443,14 +429,16 @@ def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, pref
     filters = {}
     for name, spec in (d.get("filters") or {}).items():
         label = f"{prefix}filters.{name}"
-        f.keys(spec, label, {"type", "ops", "values", "required", "where"}, {"type"})
+        f.keys(spec, label, {"type", "ops", "values", "required", "where", "until", "upstream", "misses"}, {"type"})
         if spec["type"] not in FILTER_TYPES:
             raise MappingError(f"{f.where(spec, 'type', label)}: type must be one of {', '.join(FILTER_TYPES)}")
         ops = tuple(spec.get("ops", ()))
         if spec["type"] == "datetime" and (not ops or set(ops) - set(RANGE_OPS)):
             raise MappingError(f"{f.where(spec, 'type', label)}: datetime filters need ops from {RANGE_OPS}")
         filters[name] = FilterSpec(name, spec["type"], ops, tuple(spec.get("values", ())),
-                                   bool(spec.get("required")), f.opt_expr(spec, "where", label + ".where"))
+                                   bool(spec.get("required")), f.opt_expr(spec, "where", label + ".where"),
+                                   f.opt_expr(spec, "until", label + ".until"),
+                                   *(_sentence(f, spec, k, f"{label}.{k}") for k in ("upstream", "misses")))
     return Operation(
         resource=resource, method=method, source=f.name,
         request=parse_call(f, d, "request", prefix + "request", default_method), record=record,
@@ -470,3 +458,11 @@ def _requires(f: _File, d: dict, prefix: str) -> str | None:
         raise MappingError(f"{f.where(d, 'requires', prefix + 'requires')}: expected a sentence saying what the "
                            "helpdesk needs (an edition, a license)")
     return d["requires"].strip()
+
+
+def _sentence(f: _File, node: dict, key: str, label: str) -> str | None:
+    if key not in node:
+        return None
+    if not isinstance(node[key], str) or not node[key].strip():
+        raise MappingError(f"{f.where(node, key, label)}: expected a sentence")
+    return " ".join(node[key].split())
