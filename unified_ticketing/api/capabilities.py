@@ -14,8 +14,19 @@ bp = Blueprint("capabilities", __name__)
 
 def _filters(op) -> list[dict]:
     return [{"name": f.name, "type": f.type, "operators": list(f.ops), "values": list(f.values),
-             "required": f.required, "applied": "after mapping" if f.where is not None else "by the helpdesk"}
-            for f in getattr(op, "filters", {}).values()]
+             "required": f.required, "applied": "after mapping" if f.where is not None else "by the helpdesk",
+             **_bounds(f)} for f in getattr(op, "filters", {}).values()]
+
+
+def _bounds(f) -> dict:
+    """Whether the helpdesk narrows the list for this filter (so it costs calls in proportion to the matches),
+    whether every matching record comes back, and how (the mapping's `upstream` and `misses` sentences)."""
+    out = {"upstream": f.where is None or f.until is not None or f.upstream is not None, "exact": f.misses is None}
+    if f.upstream:
+        out["upstream_how"] = f.upstream
+    if f.misses:
+        out["misses"] = f.misses
+    return out
 
 
 def _resource(integration, resource: str, version: str) -> dict:

@@ -34,8 +34,8 @@ def _with_query_param(first: Prepared, param: str, value) -> Prepared:
 @dataclass(frozen=True)
 class CursorPaging:
     """The answer's `next_cursor_path` holds a token, absent on the last page. A later request sends
-    it as `param`: in the body alone (plus the first body's `request_keeps`: upstreams such as
-    LiveChat refuse the first request's filters next to a page token), or in the query."""
+    it as `param`: in the body alone (plus the first body's `request_keeps`: some upstreams refuse
+    the first request's filters next to a page token), or in the query."""
     param: str
     location: str  # "body" | "query"
     next_cursor_path: str
