@@ -216,7 +216,7 @@ class Engine:
         return out, False
 
     def _repeated(self, exc: RepeatedPosition) -> ApiError:
-        return ApiError(502, "upstream_repeated_page", f"{self.integration.title} {exc}: following it would "
+        return ApiError(502, REPEATED_PAGE, f"{self.integration.title} {exc}: following it would "
                         "read the same records forever, so the listing stopped. Start again without a cursor; "
                         f"if it happens again, the list in {self.integration.title} is changing under the "
                         "traversal or is broken")
@@ -230,6 +230,7 @@ class Engine:
             raise self._repeated(RepeatedPosition(json.loads(repeated[0]) if repeated[0] != "first" else None))
 
 
+REPEATED_PAGE = "upstream_repeated_page"  # a 502 that no retry mends: the upstream's cursor loops
 MAX_READS = 20  # upstream pages one unified page may read: a sparse filter answers part of a page, with a cursor
 
 
