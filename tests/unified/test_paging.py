@@ -45,6 +45,14 @@ def test_a_different_limit_with_a_cursor_is_honoured(helpdesk):
     assert _ids(first) + _ids(bigger) + _ids(smaller) == expected[:20]
 
 
+def test_going_back_with_a_larger_limit_reads_on_over_later_pages(helpdesk):
+    expected = helpdesk.oracle.ticket_ids()
+    first = helpdesk.ok("tickets", limit=5, include_remote_data="false")
+    second = helpdesk.ok("tickets", limit=5, next_cursor=first["next_cursor"], include_remote_data="false")
+    back = helpdesk.ok("tickets", limit=60, prev_cursor=second["prev_cursor"], include_remote_data="false")
+    assert _ids(back) == expected[:60]  # what the second page read upstream is no loop
+
+
 def test_a_filter_that_differs_from_the_cursors_query_is_refused_naming_it(helpdesk):
     first = helpdesk.ok("tickets", limit=5, status="closed")
     tag = helpdesk.oracle.used_tag()

@@ -115,7 +115,8 @@ class Engine:
         """One page. With a cursor, `limit` None keeps the traversal's and `filters` None are its query's;
         filters that differ from the cursor's are refused."""
         page = self._open_page(account, op, limit, filters, cursor)
-        bindings = {"filters": page.filters, "limit": page.limit, "version": account.version,
+        # upstream pages keep the traversal's first size, so each is read the same way by every page of it
+        bindings = {"filters": page.filters, "limit": page.query["limit"], "version": account.version,
                     "base_url": self._base_url(account), "account": account.context}
         rows, walk, end = self._read_pages(account, op, page, bindings, options)
         self._save_page(account, page, rows[page.limit:], walk, end)

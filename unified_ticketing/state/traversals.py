@@ -1,8 +1,9 @@
 """Server-side paging state behind the opaque unified cursors.
 
-A traversal is one walk through a list: its query, the upstream position where each unified
-page starts (so `prev_cursor` can go back), and which item keys it has emitted (for upstreams
-that return one record more than once, once per part of it). A cursor names a
+A traversal is one walk through a list: its query, where each unified page starts (an upstream
+position and the records read ahead of it, so `prev_cursor` can go back), which item keys it has
+emitted (for upstreams that return one record more than once, once per part of it) and which
+upstream positions it has read (to stop an upstream whose cursor loops). A cursor names a
 traversal and a page number, HMAC-signed with the tenant and account, so it cannot be forged,
 moved to another tenant or account, or used after it expires.
 """
@@ -64,13 +65,17 @@ class Traversals:
             self._key(account_id, traversal, "pages"), str(page)).execute()
         if query is None or state is None:
             raise CursorError("cursor has expired; start again without a cursor")
-        return json.loads(query), json.loads(state)
+        state = json.loads(state)
+        if state is not None and not {"at", "ahead", "end"} <= set(state):
+            raise CursorError("cursor was made by an earlier version of the service; start again without a cursor")
+        return json.loads(query), state
 
     def save(self, account_id: str, traversal: str, page: int, *, query: dict | None, next_state: dict | None,
              positions: list[str]) -> list[str]:
         """Write what `page` learnt in one round trip: the query (on the first page), where page + 1 starts,
         and the upstream `positions` it read. Returns those positions an earlier page had already read
-        (an upstream that loops); re-reading the same page is no repeat."""
+        (an upstream that loops); re-reading a page, or reading it again with a larger limit (then it reads
+        what later pages read), is no repeat."""
         keys = {part: self._key(account_id, traversal, part) for part in ("query", "pages", "read")}
         pipe = self.r.pipeline()
         if query is not None:
@@ -86,7 +91,7 @@ class Traversals:
             pipe.expire(key, self.ttl)
         out = pipe.execute()
         readers = out[-1 - len(keys)] if positions else []
-        return [pos for pos, reader in zip(positions, readers, strict=True) if reader != str(page)]
+        return [pos for pos, reader in zip(positions, readers, strict=True) if int(reader) < page]
 
     def first_seen(self, account_id: str, traversal: str, keys_and_positions: list[tuple[str, str]]) -> list[bool]:
         """For each (item key, position): is this position where the key was first seen in the traversal?
