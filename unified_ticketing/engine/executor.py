@@ -223,8 +223,11 @@ class Engine:
                         "traversal or is broken")
 
     def _save_page(self, account: Account, page: _Page, ahead: list, walk: Walk, end: bool) -> None:
-        """One write: the query (new traversal), where the next page starts, the upstream positions read."""
-        nxt = None if end and not ahead else {"at": walk.position, "ahead": [raw for raw, _ in ahead], "end": end}
+        """One write: the query (new traversal), where the next page starts, the upstream positions read.
+        None after the last page: no cursor will need them."""
+        if end and not ahead:
+            return
+        nxt = {"at": walk.position, "ahead": [raw for raw, _ in ahead], "end": end}
         repeated = self.traversals.save(account.id, page.traversal, page.number,
                                         query=page.query if page.new else None, next_state=nxt, positions=walk.read)
         if repeated:

@@ -70,7 +70,7 @@ class Traversals:
             raise CursorError("cursor was made by an earlier version of the service; start again without a cursor")
         return json.loads(query), state
 
-    def save(self, account_id: str, traversal: str, page: int, *, query: dict | None, next_state: dict | None,
+    def save(self, account_id: str, traversal: str, page: int, *, query: dict | None, next_state: dict,
              positions: list[str]) -> list[str]:
         """Write what `page` learnt in one round trip: the query (on the first page), where page + 1 starts,
         and the upstream `positions` it read. Returns those positions an earlier page had already read
@@ -81,8 +81,7 @@ class Traversals:
         if query is not None:
             pipe.set(keys["query"], json.dumps(query, sort_keys=True), ex=self.ttl)
             pipe.hset(keys["pages"], "0", json.dumps(None))
-        if next_state is not None:
-            pipe.hset(keys["pages"], str(page + 1), json.dumps(next_state, separators=(",", ":")))
+        pipe.hset(keys["pages"], str(page + 1), json.dumps(next_state, separators=(",", ":")))
         for pos in positions:
             pipe.hsetnx(keys["read"], pos, page)
         if positions:
