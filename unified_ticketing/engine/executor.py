@@ -224,7 +224,7 @@ class Engine:
 
     def _save_page(self, account: Account, page: _Page, ahead: list, walk: Walk, end: bool) -> None:
         """One write: the query (new traversal), where the next page starts, the upstream positions read.
-        None after the last page: no cursor will need them."""
+        Nothing after the last page: no cursor will need them."""
         if end and not ahead:
             return
         nxt = {"at": walk.position, "ahead": [raw for raw, _ in ahead], "end": end}

@@ -107,7 +107,7 @@ class RepeatedPosition(Exception):
     """The upstream pointed back at a page the traversal has already read."""
 
     def __init__(self, position):
-        super().__init__(f"the upstream returned a page position it had already returned ({position_key(position)})")
+        super().__init__(f"returned a page position it had already returned ({position_key(position)})")
         self.position = position
 
 
