@@ -3,9 +3,11 @@
 upstream calls, instead of reading the same records forever."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.conftest import connect_pat, error, new_tenant, running_service, service_overrides
+from tests.conftest import connect_pat, error, lc_call, new_tenant, running_service, service_overrides
 from unified_ticketing.sandbox.process import start_sandbox
 
 
@@ -67,3 +69,38 @@ def test_the_export_stops_at_a_repeating_cursor_without_retrying_it(repeating):
     err = error(resp, 502)  # its first page (100 tickets, two upstream pages) already met the loop
     assert err["type"] == "upstream_repeated_page" and "LiveChat" in err["message"]
     assert _list_calls(sandbox) == 2  # no retries of a loop that no retry mends
+
+
+def test_a_rate_limit_met_mid_page_answers_the_records_read_with_a_cursor(redis_server_url):
+    """The helpdesk refuses the page's second upstream call (too_many_requests): the page holds what the
+    first call gave, and its cursor reads on from the refused position once the limit clears."""
+    sandbox = start_sandbox("--chats", "150", "--seed", "3")
+    try:
+        with running_service(service_overrides(sandbox, redis_server_url, RATE_LIMIT_WAIT=0)) as (_, base):
+            client = new_tenant(base, "paced")
+            account = connect_pat(client, sandbox)
+            expected = [t["id"] for t in client.get("/unified/ticketing/tickets", integrated_account_id=account,
+                                                    limit=100, include_remote_data="false").json()["result"]]
+            chats = [e["id"] for e in lc_call(sandbox, "list_archives", {"limit": 100}).json()["chats"]]
+            limit = next(n for n in range(2, 100) if len(set(chats[:n])) < n)  # a chat twice in n threads
+            sandbox.admin("POST", "config", json={"rate_limit": 0.5, "rate_burst": 1})
+            sandbox.admin("POST", "stats/reset")
+            page = client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=limit,
+                              include_remote_data="false")
+            assert page.status_code == 200, page.text[:300]
+            body = page.json()
+            assert body["result_count"] == limit - 1 and body["next_cursor"]  # the first upstream page's chats
+            assert sandbox.admin("GET", "stats")["rate_limited"] == 1
+            sandbox.admin("POST", "config", json={"rate_limit": 0, "rate_burst": 0})
+            for _ in range(20):  # the service holds calls until the helpdesk's Retry-After (2 s) has passed
+                rest = client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=100,
+                                  next_cursor=body["next_cursor"], include_remote_data="false")
+                if rest.status_code != 429:
+                    break
+                time.sleep(0.5)
+            assert rest.status_code == 200, rest.text[:300]
+            got = [t["id"] for t in body["result"]] + [t["id"] for t in rest.json()["result"]]
+            n = min(len(got), len(expected))
+            assert got[:n] == expected[:n] and len(set(got)) == len(got) > limit  # nothing lost, nothing twice
+    finally:
+        sandbox.stop()

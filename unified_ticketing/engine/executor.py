@@ -148,8 +148,9 @@ class Engine:
         return _Page(traversal, number, query, state, limit or query["limit"], False)
 
     def _read_pages(self, account: Account, op: Operation, page: _Page, bindings: dict, options: Options):
-        """Records for the page (the ones read ahead first), then upstream pages until there are `limit`
-        or the list ends. Returns ([(raw, record | None)], the walk, whether the list ended)."""
+        """Records for the page (the ones read ahead first), then upstream pages until there are `limit`,
+        the list ends, or the helpdesk's rate limit stops it. Returns ([(raw, record | None)], the walk,
+        whether the list ended)."""
         state = page.state or {"at": None, "ahead": [], "end": False}
         rows = [(raw, None) for raw in state["ahead"]]
         walk, end = Walk(state["at"]), state["end"]
@@ -158,7 +159,12 @@ class Engine:
         while len(rows) < page.limit and not end and reads < MAX_READS:
             if first is None:
                 first = self._first_request(op, page.filters, bindings)
-            data = self._call_list(account, op, first, walk.position, page.filters)
+            try:
+                data = self._call_list(account, op, first, walk.position, page.filters)
+            except ApiError as err:
+                if err.status != 429 or not rows:
+                    raise
+                break  # rate limited: the records already read make the page; its cursor reads on from here
             reads += 1
             fresh, stopped = self._keep(account, op, page, walk.position, data, bindings, options)
             rows += fresh
