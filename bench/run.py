@@ -28,20 +28,20 @@ from rich.table import Table
 
 from unified_ticketing.state.redis_server import redis_url
 
-from . import calls, cpu, export, herd, overhead, ratelimit, throughput
+from . import calls, cpu, export, herd, overhead, paging, ratelimit, throughput
 from .common import Context, Figure, Upstream, connect_pat, new_tenant, sandbox, start_service
 
 HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "RESULTS.md"
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
-FIGURES = {1: overhead, 2: cpu, 3: calls, 4: herd, 5: ratelimit, 6: export, 7: throughput}
+FIGURES = {1: overhead, 2: cpu, 3: calls, 4: herd, 5: ratelimit, 6: export, 7: throughput, 8: paging}
 SERVICE_WORKERS = 2
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="comma-separated figure numbers (1-7); default: all")
+    parser.add_argument("--only", help="comma-separated figure numbers (1-8); default: all")
     args = parser.parse_args(argv)
     chosen = sorted(int(n) for n in args.only.split(",")) if args.only else sorted(FIGURES)
     urllib3.disable_warnings()

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Iterator
 
-from .engine.executor import Account, Engine, Options
+from .engine.executor import REPEATED_PAGE, Account, Engine, Options
 from .errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def _retrying(fetch, attempts: int = 8):
         try:
             return fetch()
         except ApiError as err:
-            if err.status not in (429, 502, 503, 504) or attempt == attempts - 1:
+            if err.status not in (429, 502, 503, 504) or err.type == REPEATED_PAGE or attempt == attempts - 1:
                 raise
             wait = float(err.headers.get("Retry-After", 2 ** attempt))
             log.warning("export: %s; waiting %.0f s", err.message, wait)

@@ -94,7 +94,9 @@ def test_metrics_move_on_real_traffic_across_gunicorn_workers(served, sandbox):
     identity = moved("unified_upstream_calls_total", method="get_account", error_type="none")
     assert identity == 2
     assert moved("unified_upstream_calls_total") - identity == stats["total_calls"]
-    assert moved("unified_upstream_calls_total", method="list_archives", error_type="none") == 6
+    # six full pages of two tickets: at least one list_archives call each (more where a chat has two threads)
+    assert moved("unified_upstream_calls_total", method="list_archives", error_type="none") == \
+        stats["calls"]["list_archives"] >= 6
     assert moved("unified_upstream_calls_total", error_type="internal") == stats["faults"]["internal"] >= 2
     assert moved("unified_upstream_calls_total", method="get_chat", error_type="not_found") == 1
     assert moved("unified_upstream_call_duration_seconds_count") - identity == stats["total_calls"]

@@ -147,7 +147,8 @@ def _post_config(sb, body) -> requests.Response:
 def test_config_reports_every_knob(fresh_sandbox):
     knobs = fresh_sandbox.admin("GET", "config")
     assert set(knobs) == {"rate_limit", "rate_burst", "latency_ms", "fault_rate", "fault_kinds", "timeout_seconds",
-                          "error_status", "token_ttl", "webhook_retry_delays", "webhook_timeout", "fault_methods"}
+                          "error_status", "token_ttl", "webhook_retry_delays", "webhook_timeout", "fault_methods",
+                          "repeat_page_id"}
     assert knobs["webhook_retry_delays"] == [0.2, 0.2, 0.2]
 
 

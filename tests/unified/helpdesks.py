@@ -58,6 +58,11 @@ class Oracle:
     def ticket_ids_where(self, status=None, tag=None, assignee=None, contact=None) -> set[str]:
         raise NotImplementedError
 
+    def ticket_entries(self) -> int:
+        """How many entries the helpdesk's own ticket list has (more than tickets where a ticket comes more
+        than once)."""
+        raise NotImplementedError
+
     def used_tag(self) -> str:
         raise NotImplementedError
 
@@ -152,6 +157,9 @@ class LiveChatOracle(Oracle):
                 seen.add(entry["id"])
                 order.append(entry["id"])
         return order
+
+    def ticket_entries(self):
+        return len(self.archives())  # one per thread
 
     def _agents(self, entry) -> list[str]:
         """The thread's assignees: its agents, not bots (32-hex ids)."""
@@ -282,6 +290,9 @@ class RocketChatOracle(Oracle):
 
     def ticket_ids(self):
         return [r["_id"] for r in self.rooms()]
+
+    def ticket_entries(self):
+        return len(self.rooms())
 
     def ticket_ids_where(self, status=None, tag=None, assignee=None, contact=None):
         return {r["_id"] for r in self.rooms()

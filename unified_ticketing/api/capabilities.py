@@ -16,8 +16,19 @@ def _filters(op) -> list[dict]:
     """The product's filters (schemas/filters.py) this operation supports, and where each is applied: `upstream`
     (the helpdesk narrows, pages are full) or `after_mapping` (checked on mapped records, pages may be sparse)."""
     return [{"name": f.name, "type": f.type, "operators": list(f.ops), "values": list(f.values),
-             "required": f.required, "applied": f.applied}
+             "required": f.required, "applied": f.applied, **_bounds(f)}
             for f in getattr(op, "filters", {}).values()]
+
+
+def _bounds(f) -> dict:
+    """Whether the helpdesk narrows the list for this filter (so it costs calls in proportion to the matches),
+    whether every matching record comes back, and how (the mapping's `upstream` and `misses` sentences)."""
+    out = {"upstream": f.where is None or f.until is not None or f.upstream is not None, "exact": f.misses is None}
+    if f.upstream:
+        out["upstream_how"] = f.upstream
+    if f.misses:
+        out["misses"] = f.misses
+    return out
 
 
 def _resource(integration, resource: str, version: str) -> dict:

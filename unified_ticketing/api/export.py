@@ -1,6 +1,8 @@
 """`GET /unified/ticketing/export`: every ticket (with its transcript) as streamed NDJSON."""
 from __future__ import annotations
 
+import itertools
+
 from flask import Blueprint, Response, request, stream_with_context
 
 from ..engine.executor import account_from
@@ -32,4 +34,6 @@ def export():
     engine = svc.engines[record["integration"]]
     account = account_from(record, accounts.credentials(svc.fernet, record))
     pages = export_tickets(engine, account, since=since, with_comments=with_comments, include_remote_data=remote)
-    return Response(stream_with_context(ndjson(records) for records, _ in pages), mimetype="application/x-ndjson")
+    first = next(pages)  # read here, so the first page's error is an error answer, not a 500 from the server
+    body = (ndjson(records) for records, _ in itertools.chain([first], pages))
+    return Response(stream_with_context(body), mimetype="application/x-ndjson")

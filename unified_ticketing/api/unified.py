@@ -8,7 +8,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..engine import files, writes
 from ..engine.executor import Options, account_from
 from ..engine.loader import RESOURCES
-from ..engine.query import parse_bool, parse_filters, parse_limit
+from ..engine.query import RESERVED, parse_bool, parse_filters, parse_limit
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import first_error
 from ..schemas.writes import BODIES, file_fields
@@ -46,16 +46,9 @@ def list_records(resource: str):
     if nxt and prev:
         raise bad_request("Send next_cursor or prev_cursor, not both", "prev_cursor")
     cursor = nxt or prev
-    if cursor:
-        # The cursor carries its query: only the account and presentation options may accompany it.
-        extra = sorted(set(request.args) - {"integrated_account_id", "next_cursor", "prev_cursor",
-                                            "include_remote_data", "format"})
-        if extra:
-            raise bad_request(f"'{extra[0]}' cannot be combined with a cursor: the cursor keeps the query it "
-                              "was made for", extra[0])
-        limit, filters = 0, {}
-    else:
-        limit, filters = parse_limit(request.args), parse_filters(op, request.args)
+    # With a cursor, `limit` may change and filters may be repeated (the engine refuses different ones).
+    limit = parse_limit(request.args) if not cursor or "limit" in request.args else None
+    filters = parse_filters(op, request.args) if not cursor or set(request.args) - RESERVED else None
     return engine.list(account, op, limit, filters, cursor, options)
 
 

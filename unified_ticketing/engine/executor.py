@@ -1,21 +1,22 @@
 """Runs a unified operation: builds upstream requests from the mapping, pages, maps records.
 
-A unified list page costs one upstream call: the page starts where the previous one stopped
-(an upstream page id and an offset inside that page) and ends at `limit` records or at the end
-of the upstream page, whichever comes first.
+A unified list page is full: it reads upstream pages until it holds `limit` records (or the list
+ends), and keeps the records it read beyond them in the traversal, where the next page starts; so
+a whole traversal reads each upstream page once.
 """
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.ticketing import MODELS
 from ..state.traversals import CursorError, Traversals
 from .calls import Prepared
 from .expressions import ExpressionFailed
-from .loader import Integration, Operation, Pagination
+from .loader import Integration, Operation
+from .pagination import RepeatedPosition, Walk, position_key
 from .upstream import Upstream
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,10 @@ class Engine:
             title = self.integration.title
             raise ApiError(502, "mapping_error", f"A {title} record could not be mapped: {exc}") from None
 
-    def _matches(self, spec, record: dict, value) -> bool:
+    def _holds(self, expression, spec, record: dict, value) -> bool:
+        """A filter's `where` or `until` on a mapped record."""
         try:
-            return bool(spec.where(record, value=value))
+            return bool(expression(record, value=value))
         except ExpressionFailed as exc:
             log.error("filter failed: %s", exc)
             raise ApiError(502, "mapping_error", f"Filter {spec.name} could not be checked: {exc}") from None
@@ -108,107 +110,171 @@ class Engine:
         return self._present(op, raw, None if options.raw else self._record(op, raw, bindings), options)
 
     # --- list ---------------------------------------------------------------------------------
-    def list(self, account: Account, op: Operation, limit: int, filters: dict, cursor: str | None,
+    def list(self, account: Account, op: Operation, limit: int | None, filters: dict | None, cursor: str | None,
              options: Options) -> dict:
-        resource = op.resource
-        query = {"limit": limit, "filters": filters, "raw": options.raw}
-        if cursor:
-            try:
-                traversal, page = self.traversals.open_cursor(cursor, account.tenant, account.id, resource)
-                stored_query, state = self.traversals.load(account.id, traversal, page)
-            except CursorError as exc:
-                raise ApiError(400, "invalid_cursor", str(exc), param="cursor") from None
-            query = stored_query
-        else:
-            traversal, page, state = self.traversals.start(account.id, query), 0, None
-        limit, filters = query["limit"], query["filters"]
-        bindings = {"filters": filters, "limit": limit, "version": account.version, "base_url": self._base_url(account),
-                    "account": account.context}
+        """One page. With a cursor, `limit` None keeps the traversal's and `filters` None are its query's;
+        filters that differ from the cursor's are refused."""
+        page = self._open_page(account, op, limit, filters, cursor)
+        # upstream pages keep the traversal's first size, so each is read the same way by every page of it
+        bindings = {"filters": page.filters, "limit": page.query["limit"], "version": account.version,
+                    "base_url": self._base_url(account), "account": account.context}
+        rows, walk, end = self._read_pages(account, op, page, bindings, options)
+        self._save_page(account, page, rows[page.limit:], walk, end)
+        out = [self._present(op, raw, self._record(op, raw, bindings) if record is None and not options.raw else record,
+                             options) for raw, record in rows[:page.limit]]
+        cur = self.traversals.cursor
+        more = not end or len(rows) > page.limit
+        return {
+            "result": out,
+            "next_cursor": cur(account.tenant, account.id, op.resource, page.traversal, page.number + 1)
+            if more else None,
+            "prev_cursor": cur(account.tenant, account.id, op.resource, page.traversal, page.number - 1)
+            if page.number > 0 else None,
+            "result_count": len(out),
+        }
 
-        pag = self.integration.pagination
+    def _open_page(self, account: Account, op: Operation, limit: int | None, filters: dict | None,
+                   cursor: str | None) -> _Page:
+        """Where the page starts: a new traversal, or the cursor's (its query checked against the request's)."""
+        if not cursor:
+            return _Page(self.traversals.new(), 0, {"limit": limit, "filters": filters or {}}, None, limit, True)
         try:
-            first = op.request.prepare(None, **bindings)
+            traversal, number = self.traversals.open_cursor(cursor, account.tenant, account.id, op.resource)
+            query, state = self.traversals.load(account.id, traversal, number)
+        except CursorError as exc:
+            raise ApiError(400, "invalid_cursor", str(exc), param="cursor") from None
+        if filters is not None:
+            _same_filters(query["filters"], filters)
+        return _Page(traversal, number, query, state, limit or query["limit"], False)
+
+    def _read_pages(self, account: Account, op: Operation, page: _Page, bindings: dict, options: Options):
+        """Records for the page (the ones read ahead first), then upstream pages until there are `limit`,
+        the list ends, or the helpdesk's rate limit stops it. Returns ([(raw, record | None)], the walk,
+        whether the list ended)."""
+        state = page.state or {"at": None, "ahead": [], "end": False}
+        rows = [(raw, None) for raw in state["ahead"]]
+        walk, end = Walk(state["at"]), state["end"]
+        first = None
+        reads = 0
+        while len(rows) < page.limit and not end and reads < MAX_READS:
+            if first is None:
+                first = self._first_request(op, page.filters, bindings)
+            try:
+                data = self._call_list(account, op, first, walk.position, page.filters)
+            except ApiError as err:
+                if err.status != 429 or not rows:
+                    raise
+                break  # rate limited: the records already read make the page; its cursor reads on from here
+            reads += 1
+            fresh, stopped = self._keep(account, op, page, walk.position, data, bindings, options)
+            rows += fresh
+            try:
+                end = stopped or not walk.advance(self.integration.pagination, data)
+            except RepeatedPosition as exc:
+                raise self._repeated(exc) from None
+        return rows, walk, end
+
+    def _first_request(self, op: Operation, filters: dict, bindings: dict) -> Prepared:
+        try:
+            return op.request.prepare(None, **bindings)
         except ExpressionFailed:
             raise bad_request(f"These filters cannot be sent to {self.integration.title}: {sorted(filters)}",
                               "filters") from None
-        upstream_cursor, skip = (state["cursor"], state["skip"]) if state else (None, 0)
+
+    def _call_list(self, account: Account, op: Operation, first: Prepared, position, filters: dict):
         try:
-            data = self._call(account, first if upstream_cursor is None else _page_request(pag, first, upstream_cursor))
+            return self._call(account, self.integration.pagination.request_for(first, position))
         except ApiError as err:
             parent = next((s for s in op.filters.values() if s.required), None)
-            if parent and upstream_cursor is None and err.status == 404 and err.remote:
+            if parent and position is None and err.status == 404 and err.remote:
                 # the list belongs to a parent record (comments of a ticket) that does not exist
                 raise ApiError(404, "not_found", f"No {parent.name.removesuffix('_id')} with id "
                                f"'{filters[parent.name]}' in this integrated account", param=parent.name) from None
             raise
+
+    def _keep(self, account: Account, op: Operation, page: _Page, position, data, bindings: dict,
+              options: Options) -> tuple[list, bool]:
+        """The items of one upstream page the unified page keeps: each record once per traversal
+        (`dedupe_by`), matching the filters checked after mapping, up to the first that is past an `until`
+        bound (then True: the traversal ends there)."""
         items = op.items(data, **bindings) or []
         if not isinstance(items, list):
             items = [items]
-        next_upstream = _next_page(pag, data, upstream_cursor)
-
-        post = [(s, filters[s.name]) for s in op.filters.values() if s.where is not None and s.name in filters]
-        page_key = upstream_cursor or "first"
         keep = [True] * len(items)
         if op.dedupe_by is not None:
-            keys = [(str(op.dedupe_by(it)), f"{page_key}#{i}") for i, it in enumerate(items)]
-            keep = [True] * skip + self.traversals.first_seen(account.id, traversal, keys[skip:])
-        results, stopped_at = [], None
-        for i in range(skip, len(items)):
-            if len(results) == limit:
-                stopped_at = i
-                break
-            if not keep[i]:
+            at = position_key(position)
+            keep = self.traversals.first_seen(account.id, page.traversal,
+                                              [(str(op.dedupe_by(it)), f"{at}#{i}") for i, it in enumerate(items)])
+        given = [(s, page.filters[s.name]) for s in op.filters.values() if s.name in page.filters]
+        checks = [(s, v) for s, v in given if s.where is not None]
+        bounds = [(s, v) for s, v in given if s.until is not None]
+        out = []
+        for raw, kept in zip(items, keep, strict=True):
+            if not kept:
                 continue
             record = None
-            if post or not options.raw:
-                record = self._record(op, items[i], bindings)
-                if post and not all(self._matches(spec, record, value) for spec, value in post):
+            if checks or bounds or not options.raw:
+                record = self._record(op, raw, bindings)
+                if bounds and any(self._holds(spec.until, spec, record, value) for spec, value in bounds):
+                    return out, True
+                if checks and not all(self._holds(spec.where, spec, record, value) for spec, value in checks):
                     continue
-            results.append(self._present(op, items[i], record, options))
+            out.append((raw, record))
+        return out, False
 
-        if stopped_at is not None:
-            next_state = {"cursor": upstream_cursor, "skip": stopped_at}
-        elif next_upstream is not None:
-            next_state = {"cursor": next_upstream, "skip": 0}
+    def _repeated(self, exc: RepeatedPosition) -> ApiError:
+        return ApiError(502, REPEATED_PAGE, f"{self.integration.title} {exc}: following it would "
+                        "read the same records forever, so the listing stopped. Start again without a cursor; "
+                        f"if it happens again, the list in {self.integration.title} is changing under the "
+                        "traversal or is broken")
+
+    def _save_page(self, account: Account, page: _Page, ahead: list, walk: Walk, end: bool) -> None:
+        """One write: the query (new traversal), where the next page starts, the upstream positions read.
+        Nothing after the last page: no cursor will need them."""
+        if end and not ahead:
+            return
+        nxt = {"at": walk.position, "ahead": [raw for raw, _ in ahead], "end": end}
+        repeated = self.traversals.save(account.id, page.traversal, page.number,
+                                        query=page.query if page.new else None, next_state=nxt, positions=walk.read)
+        if repeated:
+            raise self._repeated(RepeatedPosition(json.loads(repeated[0]) if repeated[0] != "first" else None))
+
+
+REPEATED_PAGE = "upstream_repeated_page"  # a 502 that no retry mends: the upstream's cursor loops
+MAX_READS = 20  # upstream pages one unified page may read: a sparse filter answers part of a page, with a cursor
+
+
+@dataclass
+class _Page:
+    traversal: str
+    number: int
+    query: dict  # what the traversal was started with: {"limit", "filters"}
+    state: dict | None  # where the page starts: {"at": upstream position, "ahead": [raw items], "end": bool}
+    limit: int
+    new: bool
+
+    @property
+    def filters(self) -> dict:
+        return self.query["filters"]
+
+
+def _flat(filters: dict) -> dict:
+    """Filters as request parameters: {"created_at[gte]": ..., "status": ...}."""
+    out = {}
+    for name, value in filters.items():
+        if isinstance(value, dict):
+            out.update({f"{name}[{op}]": v for op, v in value.items()})
         else:
-            next_state = None
-        if next_state:
-            self.traversals.save_page(account.id, traversal, page + 1, next_state)
-        cur = self.traversals.cursor
-        return {
-            "result": results,
-            "next_cursor": cur(account.tenant, account.id, resource, traversal, page + 1) if next_state else None,
-            "prev_cursor": cur(account.tenant, account.id, resource, traversal, page - 1) if page > 0 else None,
-            "result_count": len(results),
-        }
+            out[name] = value
+    return out
 
 
-def _page_request(pag: Pagination, first: Prepared, position) -> Prepared:
-    """The request for a later upstream page: the first one, moved to `position`."""
-    if pag.location == "query":
-        params = [(k, v) for k, v in first.params if k != pag.param] + [(pag.param, str(position))]
-        return replace(first, params=params)
-    if pag.type == "cursor":
-        body = {pag.param: position, **{k: first.body[k] for k in pag.request_keeps if k in (first.body or {})}}
-    else:
-        body = {**(first.body or {}), pag.param: position}
-    return replace(first, body=body)
-
-
-def _next_page(pag: Pagination, data, position):
-    """Where the next upstream page starts (a cursor or an offset), or None after the last one."""
-    if pag.type == "cursor":
-        return _path(data, pag.next_cursor_path) or None
-    count, total = _path(data, pag.count_path), _path(data, pag.total_path)
-    if not isinstance(count, int) or not isinstance(total, int) or count <= 0:
-        return None
-    offset = (position or 0) + count
-    return offset if offset < total else None
-
-
-def _path(data, dotted: str):
-    for part in dotted.split("."):
-        if not isinstance(data, dict):
-            return None
-        data = data.get(part)
-    return data
+def _same_filters(stored: dict, sent: dict) -> None:
+    """A cursor continues its query: a request may repeat its filters, not change them."""
+    old, new = _flat(stored), _flat(sent)
+    differ = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if differ:
+        name = differ[0]
+        was = f"{name}={old[name]}" if name in old else f"no {name}"
+        raise bad_request(f"{name} differs from the query this cursor was made for ({was}): send the cursor with "
+                          "the same filters or none, or start again without a cursor for a new query", name)

@@ -23,6 +23,12 @@ class FilterSpec:
     values: tuple[str, ...] = ()
     required: bool = False
     where: Expression | DateRange | None = None  # after mapping: `where(record, value=...)` holds
+    # Bounds on a filter checked after mapping (engine/pagination.py's docstring): `until` ends the traversal at
+    # the first mapped record for which it holds (the request sorts by the filter's field); `upstream` says how
+    # the request narrows the list; `misses` what that narrowing can leave out (absent: the filter is exact).
+    until: Expression | None = None
+    upstream: str | None = None
+    misses: str | None = None
 
     @property
     def applied(self) -> str:
@@ -73,8 +79,17 @@ def build(f, node: dict, resource: str, label: str, request_expressions) -> dict
         if decl is None:
             raise MappingError(f"{where}: {resource} have no filter {name}; the product declares "
                                f"{', '.join(declared) or 'none'} (unified_ticketing/schemas/filters.py)")
+        bounds = {}
         if isinstance(use, dict):
-            check = f.expr(use, "after_mapping", f"{label}.{name}.after_mapping")
+            if "after_mapping" in use:
+                check = f.expr(use, "after_mapping", f"{label}.{name}.after_mapping")
+            elif decl.type == "datetime":
+                check = DateRange(name)
+            else:
+                raise MappingError(f"{where}: only datetime filters have a built-in check; give "
+                                   f"{{after_mapping: <JSONata with $value>}}")
+            bounds = {"until": f.opt_expr(use, "until", f"{label}.{name}.until"),
+                      **{k: " ".join(use[k].split()) for k in ("upstream", "misses") if k in use}}
         elif use == "after_mapping":
             if decl.type != "datetime":
                 raise MappingError(f"{where}: only datetime filters have a built-in check; give "
@@ -85,5 +100,5 @@ def build(f, node: dict, resource: str, label: str, request_expressions) -> dict
             if read is not None and name not in read:
                 raise MappingError(f"{where}: {name} is applied upstream but the request never reads "
                                    f"$filters.{name}; read it in the request or apply it after_mapping")
-        out[name] = FilterSpec(name, decl.type, decl.ops, decl.values, decl.required, check)
+        out[name] = FilterSpec(name, decl.type, decl.ops, decl.values, decl.required, check, **bounds)
     return out

@@ -14,6 +14,7 @@ from . import mapping_schema
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError, compile_expression
 from .filters import FilterSpec
+from .pagination import COMMON_KEYS, VARIANTS, Pagination
 from .steps import WriteOperation, parse_failure, parse_write_operation
 
 RESOURCES = tuple(mapping_schema.definition("resource")["enum"])
@@ -135,23 +136,6 @@ def _oauth_auth(f, node: dict, label: str, d: dict) -> AuthStyle:
 
 AUTH_KINDS = {"personal_access_token": _static_auth, "api_key": _static_auth, "oauth2": _oauth_auth}
 """auth kind -> constructor; the schema's `auth` keys are these."""
-
-
-@dataclass(frozen=True)
-class Pagination:
-    """How a list asks for its next page.
-
-    `cursor`: the answer's `next_cursor_path` holds a token (absent on the last page); the next
-    request sends it as `param` (in the body: alone, plus the first body's `request_keeps`).
-    `offset`: the next request sends `param` = offset + the answer's `count_path`, until `total_path`.
-    """
-    type: str
-    param: str
-    location: str  # "body" | "query"
-    next_cursor_path: str | None = None
-    request_keeps: tuple[str, ...] = ()
-    count_path: str | None = None
-    total_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -344,21 +328,17 @@ def _base_url(f: _File, d: dict, auth: dict) -> BaseUrl:
 
 
 def _pagination(f: _File, d: dict) -> Pagination:
-    node = f.section(d, "pagination", "pagination", {"type", "param", "in", "next_cursor_path", "request_keeps",
-                                                     "count_path", "total_path"}, {"type", "param"})
-    kind = node["type"]
-    if kind == "cursor":
-        f.keys(node, "pagination", {"type", "param", "in", "next_cursor_path", "request_keeps"},
-               {"next_cursor_path"})
-    elif kind == "offset":
-        f.keys(node, "pagination", {"type", "param", "in", "count_path", "total_path"}, {"count_path", "total_path"})
-    else:
-        raise MappingError(f"{f.where(node, 'type', 'pagination.type')}: expected cursor or offset")
-    location = node.get("in", "body" if kind == "cursor" else "query")
+    """`pagination:`: `type` picks the variant (pagination.VARIANTS), which says its other keys."""
+    every = set().union(COMMON_KEYS, *(v.REQUIRED | v.OPTIONAL for v in VARIANTS.values()))
+    node = f.section(d, "pagination", "pagination", every, {"type", "param"})
+    variant = VARIANTS.get(node["type"])
+    if variant is None:
+        raise MappingError(f"{f.where(node, 'type', 'pagination.type')}: expected {' or '.join(VARIANTS)}")
+    f.keys(node, "pagination", COMMON_KEYS | variant.REQUIRED | variant.OPTIONAL, variant.REQUIRED)
+    location = node.get("in", variant.DEFAULT_IN)
     if location not in ("body", "query"):
         raise MappingError(f"{f.where(node, 'in', 'pagination.in')}: expected body or query")
-    return Pagination(kind, node["param"], location, node.get("next_cursor_path"),
-                      tuple(node.get("request_keeps", ())), node.get("count_path"), node.get("total_path"))
+    return variant.build(node, location)
 
 
 def _setting(node: dict) -> Setting:

@@ -1,8 +1,9 @@
 """Server-side paging state behind the opaque unified cursors.
 
-A traversal is one walk through a list: its query, the upstream position where each unified
-page starts (so `prev_cursor` can go back), and which item keys it has emitted (for upstreams
-that return one record more than once, once per part of it). A cursor names a
+A traversal is one walk through a list: its query, where each unified page starts (an upstream
+position and the records read ahead of it, so `prev_cursor` can go back), which item keys it has
+emitted (for upstreams that return one record more than once, once per part of it) and which
+upstream positions it has read (to stop an upstream whose cursor loops). A cursor names a
 traversal and a page number, HMAC-signed with the tenant and account, so it cannot be forged,
 moved to another tenant or account, or used after it expires.
 """
@@ -50,27 +51,46 @@ class Traversals:
         return data["v"], data["p"]
 
     # --- state --------------------------------------------------------------------------------
-    def start(self, account_id: str, query: dict) -> str:
-        traversal = secrets.token_urlsafe(12)
-        pipe = self.r.pipeline()
-        pipe.set(self._key(account_id, traversal, "query"), json.dumps(query, sort_keys=True), ex=self.ttl)
-        pipe.hset(self._key(account_id, traversal, "pages"), "0", json.dumps(None))
-        pipe.expire(self._key(account_id, traversal, "pages"), self.ttl)
-        pipe.execute()
-        return traversal
+    # One traversal is four keys: `query` (JSON), `pages` (page number -> where it starts: an upstream
+    # position and the records read ahead of it), `seen` (item key -> the position it was first seen at)
+    # and `read` (upstream position -> the page that read it, for the repeat guard).
+    @staticmethod
+    def new() -> str:
+        """A fresh traversal id; nothing is written until its first page is saved."""
+        return secrets.token_urlsafe(12)
 
     def load(self, account_id: str, traversal: str, page: int) -> tuple[dict, dict | None]:
-        """The traversal's query and the upstream position where `page` starts."""
+        """The traversal's query and the state where `page` starts (None: at the beginning). One round trip."""
         query, state = self.r.pipeline().get(self._key(account_id, traversal, "query")).hget(
             self._key(account_id, traversal, "pages"), str(page)).execute()
         if query is None or state is None:
             raise CursorError("cursor has expired; start again without a cursor")
-        return json.loads(query), json.loads(state)
+        state = json.loads(state)
+        if state is not None and not {"at", "ahead", "end"} <= set(state):
+            raise CursorError("cursor was made by an earlier version of the service; start again without a cursor")
+        return json.loads(query), state
 
-    def save_page(self, account_id: str, traversal: str, page: int, state: dict) -> None:
-        key = self._key(account_id, traversal, "pages")
-        self.r.pipeline().hset(key, str(page), json.dumps(state)).expire(key, self.ttl).expire(
-            self._key(account_id, traversal, "query"), self.ttl).execute()
+    def save(self, account_id: str, traversal: str, page: int, *, query: dict | None, next_state: dict,
+             positions: list[str]) -> list[str]:
+        """Write what `page` learnt in one round trip: the query (on the first page), where page + 1 starts,
+        and the upstream `positions` it read. Returns those positions an earlier page had already read
+        (an upstream that loops); re-reading a page, or reading it again with a larger limit (then it reads
+        what later pages read), is no repeat."""
+        keys = {part: self._key(account_id, traversal, part) for part in ("query", "pages", "read")}
+        pipe = self.r.pipeline()
+        if query is not None:
+            pipe.set(keys["query"], json.dumps(query, sort_keys=True), ex=self.ttl)
+            pipe.hset(keys["pages"], "0", json.dumps(None))
+        pipe.hset(keys["pages"], str(page + 1), json.dumps(next_state, separators=(",", ":")))
+        for pos in positions:
+            pipe.hsetnx(keys["read"], pos, page)
+        if positions:
+            pipe.hmget(keys["read"], positions)
+        for key in keys.values():
+            pipe.expire(key, self.ttl)
+        out = pipe.execute()
+        readers = out[-1 - len(keys)] if positions else []
+        return [pos for pos, reader in zip(positions, readers, strict=True) if int(reader) < page]
 
     def first_seen(self, account_id: str, traversal: str, keys_and_positions: list[tuple[str, str]]) -> list[bool]:
         """For each (item key, position): is this position where the key was first seen in the traversal?

@@ -251,6 +251,8 @@ def list_archives(call: Call):
     else:
         total = len(store.threads_sorted)
     out = {"chats": [archive_entry(store, t, call.version) for t in found], "found_chats": total}
+    if call.sandbox.knobs.repeat_page_id and call.body.get("page_id"):  # the fault knob (knobs.py)
+        next_id = call.body["page_id"]
     return with_page_ids(out, next_id, prev_id)
 
 

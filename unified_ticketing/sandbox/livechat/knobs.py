@@ -25,6 +25,9 @@ class Knobs(CheckedSettings):
     token_ttl: int = 28800  # seconds an access token lives
     webhook_retry_delays: list[float] = field(default_factory=lambda: [10.0, 20.0, 30.0])
     webhook_timeout: float = 10.0
+    # A fault, not LiveChat's behaviour: list methods answer the page_id they were sent as next_page_id (an
+    # upstream whose cursor loops), so a client that follows it blindly never ends.
+    repeat_page_id: bool = False
 
 
 _COMMON_CHECKS, _COMMON_RULES = common_rules(FAULT_KINDS)
@@ -34,12 +37,13 @@ Knobs.checks = {
     "token_ttl": lambda v: number(v, strict=True), "webhook_timeout": lambda v: number(v, strict=True),
     "webhook_retry_delays": lambda v: isinstance(v, list) and all(number(d) for d in v),
     "fault_methods": lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v),
+    "repeat_page_id": lambda v: isinstance(v, bool),
 }
 Knobs.rules = {
     **_COMMON_RULES,
     "error_status": 'must be "http" or "200"', "token_ttl": "must be a number > 0",
     "webhook_retry_delays": "must be an array of numbers >= 0", "webhook_timeout": "must be a number > 0",
-    "fault_methods": "must be an array of method names",
+    "fault_methods": "must be an array of method names", "repeat_page_id": "must be true or false",
 }
 
 

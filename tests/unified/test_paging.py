@@ -1,0 +1,102 @@
+"""Paging the way clients page, the same tests for every helpdesk: full pages, a whole traversal at the
+fewest upstream calls, cursors sent with their query or a new limit, and incremental pulls (`updated_at[gte]`)
+whose upstream calls follow what changed. Calls are the sandbox's own counts."""
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import error
+
+
+def _ids(page) -> list[str]:
+    return [t["id"] for t in page["result"]]
+
+
+@pytest.mark.parametrize("limit", [100, 7])
+def test_pages_are_full_and_a_traversal_reads_each_upstream_page_once(helpdesk, limit):
+    entries, expected = helpdesk.oracle.ticket_entries(), helpdesk.oracle.ticket_ids()
+    assert entries > len(expected) or helpdesk.name != "livechat"  # LiveChat lists a chat once per thread
+    helpdesk.sandbox.admin("POST", "stats/reset")
+    pages = helpdesk.pages("tickets", limit=limit, include_remote_data="false")
+    assert helpdesk.stats_calls() == math.ceil(entries / limit)  # each upstream page read once
+    assert [len(p) for p in pages[:-1]] == [limit] * (len(pages) - 1)  # full while records remain
+    assert [t["id"] for p in pages for t in p] == expected
+
+
+def test_a_cursor_sent_with_its_original_query_gives_the_next_page(helpdesk):
+    query = {"limit": 10, "status": "closed", "include_remote_data": "false"}
+    first = helpdesk.ok("tickets", **query)
+    repeated = helpdesk.ok("tickets", next_cursor=first["next_cursor"], **query)
+    alone = helpdesk.ok("tickets", next_cursor=first["next_cursor"], include_remote_data="false")
+    assert repeated["result"] == alone["result"] and len(repeated["result"]) == 10
+    closed = [t["id"] for t in helpdesk.all("tickets", limit=50, status="closed", include_remote_data="false")]
+    assert _ids(first) + _ids(repeated) == closed[:20]
+    back = helpdesk.ok("tickets", prev_cursor=repeated["prev_cursor"], **query)
+    assert _ids(back) == _ids(first)
+
+
+def test_a_different_limit_with_a_cursor_is_honoured(helpdesk):
+    expected = helpdesk.oracle.ticket_ids()
+    first = helpdesk.ok("tickets", limit=5, include_remote_data="false")
+    bigger = helpdesk.ok("tickets", limit=12, next_cursor=first["next_cursor"], include_remote_data="false")
+    smaller = helpdesk.ok("tickets", limit=3, next_cursor=bigger["next_cursor"], include_remote_data="false")
+    assert (len(bigger["result"]), len(smaller["result"])) == (12, 3)
+    assert _ids(first) + _ids(bigger) + _ids(smaller) == expected[:20]
+
+
+def test_going_back_with_a_larger_limit_reads_on_over_later_pages(helpdesk):
+    expected = helpdesk.oracle.ticket_ids()
+    first = helpdesk.ok("tickets", limit=5, include_remote_data="false")
+    second = helpdesk.ok("tickets", limit=5, next_cursor=first["next_cursor"], include_remote_data="false")
+    back = helpdesk.ok("tickets", limit=60, prev_cursor=second["prev_cursor"], include_remote_data="false")
+    assert _ids(back) == expected[:60]  # what the second page read upstream is no loop
+
+
+def test_a_filter_that_differs_from_the_cursors_query_is_refused_naming_it(helpdesk):
+    first = helpdesk.ok("tickets", limit=5, status="closed")
+    tag = helpdesk.oracle.used_tag()
+    helpdesk.sandbox.admin("POST", "stats/reset")
+    changed = error(helpdesk.get("tickets", status="open", next_cursor=first["next_cursor"]), 400, "status")
+    assert "status=closed" in changed["message"]
+    added = error(helpdesk.get("tickets", status="closed", tag=tag, next_cursor=first["next_cursor"]), 400, "tag")
+    assert "no tag" in added["message"]
+    dropped = error(helpdesk.get("tickets", tag=tag, next_cursor=first["next_cursor"]), 400)
+    assert dropped["param"] in ("status", "tag")
+    assert helpdesk.stats_calls() == 0  # refused before reaching the helpdesk
+
+
+def test_meta_says_whether_each_ticket_filter_is_upstream_and_exact(helpdesk):
+    filters = {f["name"]: f for f in helpdesk.client.get(
+        "/unified/ticketing/tickets/meta/list", integration=helpdesk.name).json()["filters"]}
+    updated = filters["updated_at"]
+    assert updated["upstream"] is True and updated["upstream_how"]  # bounded upstream, checked after mapping
+    assert updated["applied"] == "after_mapping"
+    if updated["exact"]:
+        assert "misses" not in updated
+    else:
+        assert updated["misses"]  # what the upstream bound can leave out, in words
+    assert filters["created_at"] == {**filters["created_at"], "upstream": True, "exact": True}
+
+
+def test_changed_since_costs_upstream_calls_for_what_changed_not_the_archive(writable_helpdesk):
+    """Comments on two tickets (LiveChat: reopening closed ones starts new threads; Rocket.Chat: open rooms),
+    then `updated_at[gte]` from just before: exactly those two, in one upstream call, where the whole list
+    at the same page size costs one call per page of the archive."""
+    hd, oracle = writable_helpdesk, writable_helpdesk.oracle
+    state = "closed" if oracle.can_reopen else "open"
+    changed = sorted(oracle.ticket_ids_where(status=state))[:2]
+    since = (datetime.now(UTC) - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for ticket in changed:
+        assert hd.send("POST", "comments", json={"ticket_id": ticket, "body": "any news?"}).status_code == 201
+    entries = oracle.ticket_entries()
+
+    hd.sandbox.admin("POST", "stats/reset")
+    found = hd.all("tickets", limit=5, include_remote_data="false", **{"updated_at[gte]": since})
+    assert sorted(t["id"] for t in found) == changed and all(t["updated_at"] >= since for t in found)
+    assert hd.stats_calls() == 1
+
+    hd.sandbox.admin("POST", "stats/reset")
+    everything = hd.all("tickets", limit=5, include_remote_data="false")
+    assert hd.stats_calls() == math.ceil(entries / 5) >= 8
+    assert {t["id"] for t in everything if t["updated_at"] >= since} == set(changed)
