@@ -45,7 +45,8 @@ def service_env(sandbox, redis_url: str, **extra: str) -> dict:
     """The environment of a service process on `sandbox` (plain http) and `redis_url`."""
     creds = sandbox.admin("GET", "credentials")
     env = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "REDIS_CLUSTER")}
-    return {**env, "REDIS_URL": redis_url, "UNIFIED_SECRET_KEY": "test-secret", "UNIFIED_ADMIN_TOKEN": ADMIN_TOKEN,
+    return {**env, "UNIFIED_LOG_FORMAT": "json", "REDIS_URL": redis_url, "UNIFIED_SECRET_KEY": "test-secret",
+            "UNIFIED_ADMIN_TOKEN": ADMIN_TOKEN,
             "LIVECHAT_API_URL": sandbox.base_url, "LIVECHAT_ACCOUNTS_URL": sandbox.base_url,
             "LIVECHAT_CLIENT_ID": creds["client_id"], "LIVECHAT_CLIENT_SECRET": creds["client_secret"], **extra}
 
