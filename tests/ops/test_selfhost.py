@@ -19,7 +19,7 @@ from tests.ops.conftest import CLI, Process, Serve, free_port, wait_until
 from tests.service.test_webhooks import Receiver, app_env, connect_oauth, customer_id
 from unified_ticketing import cli as cli_module
 from unified_ticketing.sandbox.process import start_sandbox
-from unified_ticketing.state.redis_server import SharedValkey
+from unified_ticketing.state.redis_server import running_shared
 
 
 @pytest.fixture
@@ -33,9 +33,8 @@ def data_dir():
 
 def shutdown(path: Path) -> None:
     """Stop the data directory's shared Valkey, as a reboot would (it writes its append-only file first)."""
-    known = path / "valkey.json"
-    if known.exists():
-        SharedValkey(json.loads(known.read_text())["url"], path, started=False).shutdown()
+    if shared := running_shared(path):
+        shared.shutdown()
 
 
 def local_env(data: Path, **extra: str) -> dict:

@@ -140,19 +140,26 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def running_shared(directory: Path) -> SharedValkey | None:
+    """The shared Valkey listening for `directory`, if one is."""
+    known = _read_json(directory / "valkey.json")
+    if known and _answers(known.get("url", "")):
+        return SharedValkey(known["url"], directory, started=False)
+    return None
+
+
 def shared_valkey(directory: Path, timeout: float = 60.0) -> SharedValkey:
     """The shared Valkey of `directory`: the one listening there, or a new one started (detached) on its data."""
-    address = directory / "valkey.json"
-    known = _read_json(address)
-    if known and _answers(known["url"]):
-        return SharedValkey(known["url"], directory, started=False)
+    running = running_shared(directory)
+    if running:
+        return running
     with open(directory / "valkey.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        known = _read_json(address)  # another command may have started it while we waited
-        if known and _answers(known["url"]):
-            return SharedValkey(known["url"], directory, started=False)
+        running = running_shared(directory)  # another command may have started it while we waited
+        if running:
+            return running
         url = _start_detached(directory, timeout)
-        _write_json(address, {"url": url, "pid": int((directory / "valkey.pid").read_text())})
+        _write_json(directory / "valkey.json", {"url": url, "pid": int((directory / "valkey.pid").read_text())})
     log.info("started the shared embedded Valkey at %s (data in %s)", url, directory)
     return SharedValkey(url, directory, started=True)
 
