@@ -12,9 +12,9 @@ The shared server is a detached (daemonized) process that outlives the command t
 server started by `api-keys` is the one a later `serve` uses, and stopping `serve` does not take it
 down under an `export` that is still running. It keeps its data in an append-only file in the data
 directory (fsync every second), listens on a Unix socket there (mode 0700: this user only, no port to
-clash), and writes where it listens into `valkey.json`. `valkey-cli -s <data dir>/valkey.sock
-shutdown` stops it; the next command starts it again on the same data. A lock file keeps two commands
-that start at once from starting two servers.
+clash), and writes where it listens into `valkey.json`. `kill $(cat <data dir>/valkey.pid)` stops it
+(after writing its file); the next command starts it again on the same data. A lock file keeps two
+commands that start at once from starting two servers.
 
 `private_redis_url()` is `REDIS_URL` or a throwaway Valkey owned by the calling process (tests,
 benchmarks and `make run`'s demo, which must not touch the shared data).
