@@ -2,10 +2,12 @@
 its data across restarts; `serve` delivers webhooks itself; commands run beside `make run` use its stack."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +15,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from tests.conftest import ADMIN_TOKEN, ServiceClient
 from tests.ops.conftest import CLI, Process, Serve, free_port, wait_until
@@ -131,6 +135,8 @@ def test_commands_beside_make_run_use_its_stack(data_dir):
         exported = run(env, "export", "--account", stack["accounts"]["livechat"], "--no-with-comments")
         assert exported.returncode == 0, exported.stderr  # the sandbox's address comes from the stack too
         assert len(exported.stdout.splitlines()) == 20
+        found = asyncio.run(mcp_search(env))  # no --api-url, --api-key or --account: the stack's
+        assert len(found) == 2 and all(t["id"] for t in found), found
         assert not (data_dir / "valkey.json").exists()  # the shared server was never needed
     finally:
         dev.terminate()
@@ -139,6 +145,17 @@ def test_commands_beside_make_run_use_its_stack(data_dir):
     assert not (data_dir / "stack.json").exists()
     after = run(env, "api-keys", "list", "--tenant", "demo")  # the demo's throwaway Redis is gone with it
     assert after.returncode == 0 and after.stdout == "" and "shared embedded Valkey" in after.stderr
+
+
+async def mcp_search(env: dict) -> list[dict]:
+    """`unified-ticketing mcp` with no options, driven by the MCP SDK's client: two tickets from search_tickets."""
+    env = {k: v for k, v in env.items() if not k.startswith("UNIFIED_API") and k != "UNIFIED_ACCOUNT_ID"}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "unified_ticketing.cli", "mcp"], env=env)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        result = await session.call_tool("search_tickets", {"limit": 2})
+    assert not result.is_error, result.content
+    return result.structured_content.get("result", result.structured_content)
 
 
 @pytest.mark.parametrize(("environment", "json_lines"), [("development", False), ("production", True)])
