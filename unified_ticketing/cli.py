@@ -21,28 +21,15 @@ def cmd_serve(args) -> int:
 
         app = create_app()
         if deliver:
-            _start_delivery(app, f"serve-{os.getpid()}", 1)
+            from . import worker
+
+            worker.start(app, f"serve-{os.getpid()}")
         serve_app(app, args.host, args.port)
     else:
         from .production import run
 
         run(args.host, args.port, args.workers, args.timeout, deliver_webhooks=deliver)
     return 0
-
-
-def _start_delivery(app, name: str, threads: int):
-    """`threads` webhook workers (threads; greenlets under gevent) on `app`: (the event that stops them, threads).
-    Several of them, in one process or many, deliver each event once (consumer groups, per-subscription holds)."""
-    import threading
-
-    from .worker import Worker
-
-    stop = threading.Event()
-    running = [threading.Thread(target=Worker(app, f"{name}-{i}").run, args=(stop,), daemon=True)
-               for i in range(threads)]
-    for thread in running:
-        thread.start()
-    return stop, running
 
 
 def cmd_api_keys(args) -> int:
@@ -75,6 +62,7 @@ def cmd_api_keys(args) -> int:
 
 def cmd_worker(args) -> int:
     """Process stored webhooks and deliver unified events until stopped."""
+    from . import worker
     from .app import create_app
 
     app = create_app()
@@ -82,7 +70,7 @@ def cmd_worker(args) -> int:
         from prometheus_client import start_http_server
 
         start_http_server(args.metrics_port, addr=args.metrics_host)
-    stop, threads = _start_delivery(app, args.name, args.threads)
+    stop, threads = worker.start(app, args.name, args.threads)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # each thread finishes the delivery it is in
     print(f"unified-ticketing worker: {args.threads} thread(s); Ctrl-C to stop", flush=True)
     try:

@@ -99,12 +99,9 @@ def _deliver_webhooks(worker) -> None:
     """post_worker_init: a webhook worker greenlet beside the requests of this gunicorn worker (after fork, on
     its own app: one started in the master would be copied into every child). The workers of all processes
     share the work through Redis, so each event is delivered once; a delivery cut off by an exit is retried."""
-    import threading
+    from . import worker as webhooks
 
-    from .worker import Worker as WebhookWorker
-
-    threading.Thread(target=WebhookWorker(worker.wsgi, f"serve-{os.getpid()}").run, args=(threading.Event(),),
-                     daemon=True).start()
+    webhooks.start(worker.wsgi, f"serve-{os.getpid()}")
 
 
 def run(host: str, port: int, workers: int, timeout: int, overrides: dict | None = None,
