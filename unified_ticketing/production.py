@@ -8,6 +8,9 @@ SIGTERM is a graceful stop: the listeners close, and each worker finishes the re
 (up to `graceful_timeout`, the same as the request timeout) before it exits. Metrics of every
 worker go to files in `PROMETHEUS_MULTIPROC_DIR` and `/metrics` adds them up; a dead worker's
 files are retired when gunicorn reaps it.
+
+On the shared embedded Valkey (no `REDIS_URL`) each worker also delivers webhooks in a greenlet, so one
+machine needs no separate `unified-ticketing worker` process.
 """
 from __future__ import annotations
 
@@ -44,8 +47,7 @@ class Server(BaseApplication):
 
 class AppLogger(Logger):
     """gunicorn's own lines (boot, worker exits, timeouts) in the app's format (JSON, or console lines in
-    development); no access log
-    (the app logs each request itself, without query strings)."""
+    development); no access log (the app logs each request itself, without query strings)."""
 
     def setup(self, cfg):
         super().setup(cfg)
