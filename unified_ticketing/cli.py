@@ -21,15 +21,20 @@ def cmd_serve(args) -> int:
 
         app = create_app()
         if deliver:
-            from . import worker
-
-            worker.start(app, f"serve-{os.getpid()}")
+            _start_delivery(app, f"serve-{os.getpid()}", 1)
         serve_app(app, args.host, args.port)
     else:
         from .production import run
 
         run(args.host, args.port, args.workers, args.timeout, deliver_webhooks=deliver)
     return 0
+
+
+def _start_delivery(app, name: str, threads: int):
+    """`worker.start`, imported late (after serve's monkey-patching); `dev` (sandbox/cli.py) calls it too."""
+    from . import worker
+
+    return worker.start(app, name, threads)
 
 
 def cmd_api_keys(args) -> int:
@@ -62,7 +67,6 @@ def cmd_api_keys(args) -> int:
 
 def cmd_worker(args) -> int:
     """Process stored webhooks and deliver unified events until stopped."""
-    from . import worker
     from .app import create_app
 
     app = create_app()
@@ -70,7 +74,7 @@ def cmd_worker(args) -> int:
         from prometheus_client import start_http_server
 
         start_http_server(args.metrics_port, addr=args.metrics_host)
-    stop, threads = worker.start(app, args.name, args.threads)
+    stop, threads = _start_delivery(app, args.name, args.threads)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())  # each thread finishes the delivery it is in
     print(f"unified-ticketing worker: {args.threads} thread(s); Ctrl-C to stop", flush=True)
     try:
