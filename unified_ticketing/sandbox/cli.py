@@ -120,40 +120,49 @@ def cmd_dev(args) -> int:
 
     from ..app import create_app
     from ..http_server import serve_app
-    from ..state.redis_server import redis_url
+    from ..state.redis_server import advertise_stack, private_redis_url
     from ..state.tenants import create_api_key
 
-    url, embedded = redis_url()
+    url, embedded = private_redis_url()  # a throwaway demo: never the shared data of `serve`
     print(f"Redis: {url}{' (embedded Valkey)' if embedded else ''}", flush=True)
-    env, accounts = dict(os.environ), {}
+    env, accounts, upstreams = dict(os.environ), {}, {"UNIFIED_UPSTREAM_VERIFY_TLS": "false"}
     for i, name in enumerate(args.integration or sorted(PROFILES)):
         profile = PROFILES[name]()
         base = _start(profile, args, args.port + i if args.port else 0)
         creds = requests.get(f"{base}/_sandbox/credentials", timeout=10, verify=False).json()
+        upstreams.update(profile.env(base, creds))
         env.update(profile.env(base, creds))
         accounts[name] = profile.credentials(base, creds)
         print(f"{profile.title} sandbox: {base} ({profile.size(args)})", flush=True)
     app = create_app({"REDIS_URL": url, "UPSTREAM_ENV": env, "UPSTREAM_VERIFY_TLS": False,
                       "PUBLIC_URL": f"http://{args.service_host}:{args.service_port}"})
     api_key = create_api_key(app.extensions["unified"].redis, "demo")
+    withdraw = []
 
     def on_service(service: str) -> None:
         print(f"unified-ticketing: {service}  (API docs: {service}/docs)", flush=True)
         print("Demo tenant 'demo', with an integrated account on each sandbox. Try:", flush=True)
+        connected = {}
         for name, credentials in accounts.items():
             resp = requests.post(f"{service}/integrated-accounts", headers={"Authorization": f"Bearer {api_key}"},
                                  json={"integration": name, "credentials": credentials}, timeout=30)
             if resp.status_code != 201:
                 print(f"  {name}: could not connect the demo account: {resp.text}", file=sys.stderr, flush=True)
                 continue
+            connected[name] = resp.json()["id"]
             print(f"  curl -s '{service}/unified/ticketing/tickets?integrated_account_id={resp.json()['id']}"
                   f"&limit=2' -H 'Authorization: Bearer {api_key}'   # {name}", flush=True)
+        # every other command run beside this one (api-keys, export, mcp...) finds this stack's Redis and service
+        withdraw.append(advertise_stack({"redis_url": url, "service_url": service, "api_key": api_key,
+                                         "accounts": connected, "env": upstreams}))
         print("Press Ctrl-C to stop.", flush=True)
 
     try:
         serve_app(app, args.service_host, args.service_port,
                   ready=lambda s: threading.Thread(target=on_service, args=(s,), daemon=True).start())
     finally:
+        for done in withdraw:
+            done()
         if embedded:
             embedded.stop()
     return 0
