@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 
+from . import events_listen
 from .sandbox import cli as sandboxes
 
 
@@ -311,6 +312,7 @@ def main(argv=None) -> int:
         one.add_argument("--integration", help="default: every integration whose webhooks are registered per app")
     sync = hooks_sub.add_parser("sync", help="set up one account's webhooks again (register, or enable its license)")
     sync.add_argument("account")
+    events_listen.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve" and not args.dev:
         from .production import prepare_metrics_dir
@@ -321,7 +323,8 @@ def main(argv=None) -> int:
     configure_logging(os.environ.get("UNIFIED_LOG_FORMAT", "json"), os.environ.get("UNIFIED_LOG_LEVEL", "INFO"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     commands = {**sandboxes.COMMANDS, "serve": cmd_serve, "api-keys": cmd_api_keys,
-                "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp}
+                "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp,
+                "events": events_listen.cmd_events}
     return commands[args.command](args)
 
 
