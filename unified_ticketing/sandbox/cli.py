@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import sys
 import threading
 from collections.abc import Callable
@@ -133,6 +134,9 @@ def add_parsers(sub) -> None:
                      help="start only these sandboxes (default: all); each listens on --port + its index")
     dev.add_argument("--service-host", default="127.0.0.1")
     dev.add_argument("--service-port", type=int, default=8000)
+    dev.add_argument("--env", action="store_true",
+                     help="print the running demo's settings as shell exports: "
+                          "eval \"$(unified-ticketing dev --env)\"")
     say = p.add_subparsers(dest="sandbox_command").add_parser(
         "say", help="a customer writes into a chat of a running sandbox (its customer side): events follow")
     say.add_argument("text")
@@ -160,9 +164,11 @@ def cmd_sandbox(args) -> int:
 def cmd_say(args) -> int:
     import requests
 
-    from ..state.redis_server import running_stack
+    base = args.sandbox
+    if not base:
+        from ..state.redis_server import running_stack
 
-    base = args.sandbox or ((running_stack() or {}).get("sandboxes") or {}).get(args.integration)
+        base = ((running_stack() or {}).get("sandboxes") or {}).get(args.integration)
     if not base:
         print(f"no running {args.integration} sandbox found: start `make run`, or pass --sandbox URL",
               file=sys.stderr)
@@ -205,6 +211,8 @@ def cmd_dev(args) -> int:
     from ..state.redis_server import redis_url
     from ..state.tenants import create_api_key
 
+    if args.env:
+        return _print_env()
     url, embedded = redis_url()
     print(f"Redis: {url}{' (embedded Valkey)' if embedded else ''}", flush=True)
     env, credentials, sandboxes = dict(os.environ), {}, {}
@@ -233,7 +241,7 @@ def cmd_dev(args) -> int:
         print("Demo tenant 'demo', with an integrated account on each sandbox:", flush=True)
         for name, (account_id, webhooks) in accounts.items():
             print(f"  {name:<11} {account_id}  (webhooks: {webhooks})", flush=True)
-        _print_next_steps(service, api_key, accounts, sandboxes, url if embedded else None)
+        _print_next_steps(service, accounts)
         print("Press Ctrl-C to stop.", flush=True)
 
     try:
@@ -287,27 +295,46 @@ def _start_workers(app, stop: threading.Event, count: int = 2) -> int:
     return count
 
 
-def _print_next_steps(service: str, api_key: str, accounts: dict, sandboxes: dict, redis: str | None) -> None:
-    """Commands to paste into a second terminal; the README's walk-through uses the same variables."""
-    names = {name: f"UT_{name.upper()}" for name in accounts}
-    exports = [f"UT_API={service}", f"UT_KEY={api_key}", *(f"{names[n]}={a[0]}" for n, a in accounts.items())]
+def _exports(service: str, api_key: str, accounts: dict, sandboxes: dict) -> list[str]:
+    """The demo's shell variables: UT_API, UT_KEY, UT_<INTEGRATION> (account ids), and the LiveChat sandbox's URL
+    for the commands that call the helpdesk directly (`export`, `webhooks`)."""
+    exports = [f"UT_API={service}", f"UT_KEY={api_key}",
+               *(f"UT_{name.upper()}={account_id}" for name, account_id in accounts.items())]
     if "livechat" in sandboxes:
-        exports.append(f"LIVECHAT_API_URL={sandboxes['livechat']}")  # `export` calls the sandbox directly
-    if redis:
-        exports.append(f"REDIS_URL={redis}")
-    print("In another terminal, in this folder (the README's walk-through uses these variables):", flush=True)
+        exports.append(f"LIVECHAT_API_URL={sandboxes['livechat']}")
+    return [shlex.quote(e) for e in exports]
+
+
+def _print_env() -> int:
+    from ..state.redis_server import running_stack
+
+    stack = running_stack()
+    if not stack:
+        print("no running demo: start `make run` (unified-ticketing dev) first", file=sys.stderr)
+        return 1
+    exports = _exports(stack["service_url"], stack["api_key"], stack.get("accounts") or {},
+                       stack.get("sandboxes") or {})
+    print(f"export {' '.join(exports)}")
+    return 0
+
+
+def _print_next_steps(service: str, accounts: dict) -> None:
+    """Commands to paste into a second terminal (the README's walk-through, in short)."""
+    print("In another terminal, in this folder (the README's walk-through goes on from here):", flush=True)
     print("  . .venv/bin/activate", flush=True)
-    print(f"  export {' '.join(exports)}", flush=True)
-    for name, var in names.items():
-        print(f"  curl -s \"$UT_API/unified/ticketing/tickets?integrated_account_id=${var}&limit=2\" "
-              f"-H \"Authorization: Bearer $UT_KEY\"   # {name}", flush=True)
-    print("Watch real-time events (a third terminal):", flush=True)
-    print("  unified-ticketing events listen", flush=True)
-    print("Make a customer write into a chat, and see ticket:created and comment:created arrive:", flush=True)
+    print('  eval "$(unified-ticketing dev --env)"   # UT_API, UT_KEY and ' +
+          ", ".join(f"UT_{name.upper()}" for name in accounts) + " (account ids)", flush=True)
     for name in accounts:
-        print(f"  unified-ticketing sandbox say --integration {name} \"Hello, is anyone there?\"", flush=True)
-    for name, var in names.items():
-        print(f"  unified-ticketing export --account ${var} --out {name}.ndjson   # every {name} ticket", flush=True)
+        print(f'  curl -s "$UT_API/unified/ticketing/tickets?integrated_account_id=$UT_{name.upper()}&limit=2" '
+              f'-H "Authorization: Bearer $UT_KEY"   # {name}', flush=True)
+    print("Watch real-time events as they arrive (in a third terminal, after the same two lines):", flush=True)
+    print("  unified-ticketing events listen", flush=True)
+    print("Make a customer write into a chat: ticket:created and comment:created follow:", flush=True)
+    for name in accounts:
+        print(f'  unified-ticketing sandbox say --integration {name} "Hello, is anyone there?"', flush=True)
+    print("Export every ticket with its transcript (progress on stderr):", flush=True)
+    for name in accounts:
+        print(f"  unified-ticketing export --account $UT_{name.upper()} --out {name}.ndjson", flush=True)
 
 
 COMMANDS = {"sandbox": cmd_sandbox, "dev": cmd_dev}
