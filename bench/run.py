@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from unified_ticketing.state.redis_server import redis_url
+from unified_ticketing.state.redis_server import private_redis_url
 
 from . import calls, cpu, export, herd, overhead, ratelimit, throughput
 from .common import Context, Figure, Upstream, connect_pat, new_tenant, sandbox, start_service
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
         console.width = 160
     began = time.monotonic()
     figures: list[Figure] = []
-    url, embedded = redis_url()
+    url, embedded = private_redis_url()
     sb = service = None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                         TimeElapsedColumn(), console=console, transient=True)

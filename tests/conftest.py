@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import tempfile
 
 import pytest
 import requests
 import urllib3
 
 from unified_ticketing.sandbox.process import start_sandbox
-from unified_ticketing.state.redis_server import redis_url
+from unified_ticketing.state.redis_server import private_redis_url
+
+# Commands the tests run without REDIS_URL must not find the user's shared data or a `make run` stack.
+os.environ["UNIFIED_DATA_DIR"] = tempfile.mkdtemp(prefix="ut-")
 
 # The sandbox's TLS certificate is self-signed.
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
@@ -16,7 +21,7 @@ urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
 @pytest.fixture(scope="session")
 def redis_server_url():
-    url, embedded = redis_url()
+    url, embedded = private_redis_url()
     yield url
     if embedded:
         embedded.stop()

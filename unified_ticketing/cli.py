@@ -12,36 +12,38 @@ from .sandbox import cli as sandboxes
 
 
 def cmd_serve(args) -> int:
-    """gunicorn workers (or the Flask dev server with --dev) sharing one Redis."""
-    import os
-
-    if not args.dev:
-        # gevent workers (see production.py): patch before ssl, sockets and redis are imported, so that the
-        # master's imports, which forked workers inherit, are cooperative too
-        from gevent import monkey
-
-        monkey.patch_all()
-    from .state.redis_server import redis_url
-
-    if not _settings_ok():
-        return 2
-    url, embedded = redis_url()
-    os.environ["REDIS_URL"] = url  # workers connect to the same Redis, embedded or not
+    """gunicorn workers (or the Flask dev server with --dev) sharing one Redis; on the shared embedded Valkey
+    they also deliver webhooks (no separate `worker` to run)."""
+    deliver = args.shared_redis is not None
     print(f"unified-ticketing on http://{args.host}:{args.port}  (docs: /docs)", flush=True)
-    try:
-        if args.dev:
-            from .app import create_app
-            from .http_server import serve_app
+    if args.dev:
+        from .app import create_app
+        from .http_server import serve_app
 
-            serve_app(create_app(), args.host, args.port)
-        else:
-            from .production import run
+        app = create_app()
+        if deliver:
+            _start_delivery(app, f"serve-{os.getpid()}", 1)
+        serve_app(app, args.host, args.port)
+    else:
+        from .production import run
 
-            run(args.host, args.port, args.workers, args.timeout)
-    finally:
-        if embedded:
-            embedded.stop()
+        run(args.host, args.port, args.workers, args.timeout, deliver_webhooks=deliver)
     return 0
+
+
+def _start_delivery(app, name: str, threads: int):
+    """`threads` webhook workers (threads; greenlets under gevent) on `app`: (the event that stops them, threads).
+    Several of them, in one process or many, deliver each event once (consumer groups, per-subscription holds)."""
+    import threading
+
+    from .worker import Worker
+
+    stop = threading.Event()
+    running = [threading.Thread(target=Worker(app, f"{name}-{i}").run, args=(stop,), daemon=True)
+               for i in range(threads)]
+    for thread in running:
+        thread.start()
+    return stop, running
 
 
 def cmd_api_keys(args) -> int:
@@ -51,12 +53,8 @@ def cmd_api_keys(args) -> int:
     import redis
 
     from .state import tenants
-    from .state.redis_server import redis_url
 
-    url, embedded = redis_url()
-    if embedded:
-        print("warning: REDIS_URL is not set; the key goes to a throw-away embedded Redis", file=sys.stderr)
-    r = redis.Redis.from_url(url, decode_responses=True)
+    r = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
     if args.keys_command == "create":
         print(tenants.create_api_key(r, args.tenant, "read" if args.read_only else "full", args.account or (),
                                      args.expires_in))
@@ -78,24 +76,15 @@ def cmd_api_keys(args) -> int:
 
 def cmd_worker(args) -> int:
     """Process stored webhooks and deliver unified events until stopped."""
-    import threading
-
     from .app import create_app
-    from .worker import Worker
 
-    if not _settings_ok():
-        return 2
     app = create_app()
     if args.metrics_port:
         from prometheus_client import start_http_server
 
         start_http_server(args.metrics_port, addr=args.metrics_host)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    threads = [threading.Thread(target=Worker(app, f"{args.name}-{i}").run, args=(stop,), daemon=True)
-               for i in range(args.threads)]
-    for t in threads:
-        t.start()
+    stop, threads = _start_delivery(app, args.name, args.threads)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # each thread finishes the delivery it is in
     print(f"unified-ticketing worker: {args.threads} thread(s); Ctrl-C to stop", flush=True)
     try:
         while any(t.is_alive() for t in threads):
@@ -241,13 +230,21 @@ def cmd_export(args) -> int:
 def cmd_mcp(args) -> int:
     """An MCP server (stdio or streamable HTTP) over the unified API for one tenant and account."""
     from .mcp_server import UnifiedApi, build_server
+    from .state.redis_server import running_stack
 
-    missing = [n for n, v in (("--api-key/UNIFIED_API_KEY", args.api_key), ("--account/UNIFIED_ACCOUNT_ID",
-                                                                            args.account)) if not v]
+    stack = running_stack() or {}  # beside `make run`: its service, demo key and accounts
+    accounts = stack.get("accounts", {})
+    api_url = args.api_url or stack.get("service_url") or "http://127.0.0.1:8000"
+    api_key = args.api_key or stack.get("api_key")
+    account = accounts.get(args.account, args.account) or next((accounts[n] for n in sorted(accounts)), None)
+    missing = [n for n, v in (("--api-key/UNIFIED_API_KEY", api_key), ("--account/UNIFIED_ACCOUNT_ID", account))
+               if not v]
     if missing:
-        print(f"missing {', '.join(missing)}", file=sys.stderr)
+        print(f"missing {', '.join(missing)} (or run `make run` beside this for its demo tenant)", file=sys.stderr)
         return 2
-    server = build_server(UnifiedApi(args.api_url, args.api_key, args.account), enable_writes=args.enable_writes)
+    if not args.account and accounts:
+        print(f"unified-ticketing mcp: {api_url}, account {account} of the running `make run` stack", file=sys.stderr)
+    server = build_server(UnifiedApi(api_url, api_key, account), enable_writes=args.enable_writes)
     if args.transport == "stdio":
         server.run("stdio")
     else:
@@ -255,18 +252,67 @@ def cmd_mcp(args) -> int:
     return 0
 
 
+REDIS_COMMANDS = {"serve", "api-keys", "worker", "webhooks", "export"}
+NEEDS_REDIS = ("Redis: REDIS_URL, else the Redis of a running `make run`, else the shared embedded Valkey "
+               "in UNIFIED_DATA_DIR (started if none runs).")
+NEEDS_APP = (NEEDS_REDIS + " The service's settings: UNIFIED_SECRET_KEY (the one `serve` uses, to read accounts' "
+             "credentials) and each helpdesk's variables (e.g. its OAuth client).")
+
+
+def _use_redis(args) -> bool:
+    """Point REDIS_URL at the Redis this command uses (state/redis_server.py) before anything connects."""
+    from .state.redis_server import redis_url
+
+    if not _settings_ok():  # production refuses to run without REDIS_URL: check before defaulting it
+        return False
+    chosen = os.environ.get("REDIS_URL")
+    try:
+        url, args.shared_redis = redis_url()
+    except (RuntimeError, OSError) as exc:
+        print(f"unified-ticketing: {exc}", file=sys.stderr)
+        return False
+    if not chosen:
+        where = f"the shared embedded Valkey in {args.shared_redis.data_dir}" if args.shared_redis \
+            else "the Redis of the running `make run` stack"
+        print(f"unified-ticketing: REDIS_URL is not set; using {where}", file=sys.stderr)
+    os.environ["REDIS_URL"] = url  # create_app, and gunicorn's workers, connect to it
+    return True
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("unified-ticketing")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="unified-ticketing", description=__doc__)
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="unified-ticketing", description=__doc__, formatter_class=fmt,
+                                     epilog="Settings come from the environment (README: Configuration). "
+                                            "`unified-ticketing COMMAND --help` says what each command needs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sandboxes.add_parsers(sub)
-    serve_p = sub.add_parser("serve", help="run the unified API service")
+
+    def command(name: str, help: str, needs: str):
+        return sub.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}.", epilog=needs,
+                              formatter_class=fmt)
+
+    serve_p = command("serve", "run the unified API service", NEEDS_REDIS + " Without REDIS_URL it also delivers "
+                      "webhooks itself (no `worker` needed). In production (UNIFIED_ENV=production): REDIS_URL, "
+                      "UNIFIED_SECRET_KEY and UNIFIED_ADMIN_TOKEN. Each helpdesk's variables: README, Configuration.")
     serve_p.add_argument("--host", default="127.0.0.1")
     serve_p.add_argument("--port", type=int, default=8000)
-    serve_p.add_argument("--workers", type=int, default=int(os.environ.get("UNIFIED_WORKERS", "2")))
+    serve_p.add_argument("--workers", type=int, default=int(os.environ.get("UNIFIED_WORKERS", "2")),
+                         help="gunicorn worker processes (UNIFIED_WORKERS)")
     serve_p.add_argument("--timeout", type=int, default=int(os.environ.get("UNIFIED_WORKER_TIMEOUT", "60")),
-                         help="seconds a request may take; also the graceful-shutdown window")
+                         help="seconds a request may take; also the graceful-shutdown window (UNIFIED_WORKER_TIMEOUT)")
     serve_p.add_argument("--dev", action="store_true", help="Flask's development server instead of gunicorn")
-    keys = sub.add_parser("api-keys", help="manage tenants' API keys (in REDIS_URL)")
+    keys = command("api-keys", "manage tenants' API keys", NEEDS_REDIS + " The service need not run: keys are "
+                   "read from Redis on each request.")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_create = keys_sub.add_parser("create", help="create an API key for a tenant and print it once")
     keys_create.add_argument("--tenant", required=True)
@@ -281,13 +327,16 @@ def main(argv=None) -> int:
     keys_rotate = keys_sub.add_parser("rotate", help="a new key like this one; the old one works for --overlap s")
     keys_rotate.add_argument("id")
     keys_rotate.add_argument("--overlap", type=int, default=3600, metavar="SECONDS")
-    worker = sub.add_parser("worker", help="process incoming webhooks and deliver unified events")
+    worker = command("worker", "process incoming webhooks and deliver unified events", NEEDS_APP + " Run it beside "
+                     "`serve` when REDIS_URL is set (on the embedded default `serve` delivers by itself); any "
+                     "number of workers share the work.")
     worker.add_argument("--threads", type=int, default=2)
     worker.add_argument("--name", default=f"worker-{os.getpid()}")
     worker.add_argument("--metrics-port", type=int, default=int(os.environ.get("UNIFIED_WORKER_METRICS_PORT", "0")),
-                        help="serve Prometheus metrics on this port (0: off)")
+                        help="serve Prometheus metrics on this port (0: off; UNIFIED_WORKER_METRICS_PORT)")
     worker.add_argument("--metrics-host", default="127.0.0.1")
-    exp = sub.add_parser("export", help="stream every ticket (with transcripts) as NDJSON")
+    exp = command("export", "stream every ticket (with transcripts) as NDJSON", NEEDS_APP + " It reads the "
+                  "helpdesk directly; the service need not run.")
     exp.add_argument("--account", required=True, help="integrated account id")
     exp.add_argument("--since", help="only tickets created at or after this ISO 8601 time")
     exp.add_argument("--resource", choices=["tickets"], default="tickets")
@@ -295,15 +344,20 @@ def main(argv=None) -> int:
     exp.add_argument("--include-remote-data", action="store_true")
     exp.add_argument("--out", help="file to write (default: standard output); enables --resume")
     exp.add_argument("--resume", action="store_true", help="continue an interrupted export into --out")
-    mcp = sub.add_parser("mcp", help="Model Context Protocol server over the unified API (for AI agents)")
-    mcp.add_argument("--api-url", default=os.environ.get("UNIFIED_API_URL", "http://127.0.0.1:8000"))
-    mcp.add_argument("--api-key", default=os.environ.get("UNIFIED_API_KEY"))
-    mcp.add_argument("--account", default=os.environ.get("UNIFIED_ACCOUNT_ID"), help="integrated account id")
+    mcp = command("mcp", "Model Context Protocol server over the unified API (for AI agents)",
+                  "Needs a running service and a tenant's API key (a --read-only one unless --enable-writes) and an "
+                  "integrated account; beside `make run` all three default to its demo stack's.")
+    mcp.add_argument("--api-url", default=os.environ.get("UNIFIED_API_URL"),
+                     help="the service (UNIFIED_API_URL; default: the running `make run`, else http://127.0.0.1:8000)")
+    mcp.add_argument("--api-key", default=os.environ.get("UNIFIED_API_KEY"), help="UNIFIED_API_KEY")
+    mcp.add_argument("--account", default=os.environ.get("UNIFIED_ACCOUNT_ID"),
+                     help="integrated account id (UNIFIED_ACCOUNT_ID); beside `make run`, also an integration name")
     mcp.add_argument("--enable-writes", action="store_true", help="allow sending replies, closing and tagging")
     mcp.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
     mcp.add_argument("--host", default="127.0.0.1")
     mcp.add_argument("--port", type=int, default=8765)
-    hooks = sub.add_parser("webhooks", help="manage helpdesk webhook registrations")
+    hooks = command("webhooks", "manage helpdesk webhook registrations", NEEDS_APP + " UNIFIED_PUBLIC_URL: where "
+                    "the helpdesk reaches this service's receiver.")
     hooks_sub = hooks.add_subparsers(dest="hooks_command", required=True)
     for name, text in (("register", "register the receiver for the app's client id (once per deployment)"),
                        ("unregister", "remove the app's registrations of this service's receiver"),
@@ -315,13 +369,22 @@ def main(argv=None) -> int:
     events_listen.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve" and not args.dev:
+        # gevent workers (see production.py): patch before ssl, sockets and redis are imported, so that the
+        # master's imports, which forked workers inherit, are cooperative too
+        from gevent import monkey
+
+        monkey.patch_all()
         from .production import prepare_metrics_dir
 
         prepare_metrics_dir()  # before anything imports prometheus-client, so forked workers write files
     from .observability import configure_logging
 
-    configure_logging(os.environ.get("UNIFIED_LOG_FORMAT", "json"), os.environ.get("UNIFIED_LOG_LEVEL", "INFO"))
+    production = os.environ.get("UNIFIED_ENV", "development") == "production"
+    configure_logging(os.environ.get("UNIFIED_LOG_FORMAT", "json" if production else "console"),
+                      os.environ.get("UNIFIED_LOG_LEVEL", "INFO"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if args.command in REDIS_COMMANDS and not _use_redis(args):
+        return 2
     commands = {**sandboxes.COMMANDS, "serve": cmd_serve, "api-keys": cmd_api_keys,
                 "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp,
                 "events": events_listen.cmd_events}
@@ -330,4 +393,3 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

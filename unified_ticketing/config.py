@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from .resources import shipped
 
 DEV_SECRET = "dev-only-unified-secret-key-change-me"
 DEV_ADMIN_TOKEN = "dev-only-admin-token"
-DEFAULT_MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"
+DEFAULT_MAPPINGS = shipped("mappings")
 
 
 def from_env() -> dict:

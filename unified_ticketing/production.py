@@ -42,8 +42,9 @@ class Server(BaseApplication):
         return create_app(self.overrides)
 
 
-class JsonLogger(Logger):
-    """gunicorn's own lines (boot, worker exits, timeouts) in the app's JSON format; no access log
+class AppLogger(Logger):
+    """gunicorn's own lines (boot, worker exits, timeouts) in the app's format (JSON, or console lines in
+    development); no access log
     (the app logs each request itself, without query strings)."""
 
     def setup(self, cfg):
@@ -94,7 +95,25 @@ def _child_exit(_server, worker) -> None:
     multiprocess.mark_process_dead(worker.pid)
 
 
-def run(host: str, port: int, workers: int, timeout: int, overrides: dict | None = None) -> None:
-    Server({"bind": f"{host}:{port}", "workers": workers, "timeout": timeout, "graceful_timeout": timeout,
-            "worker_class": "unified_ticketing.production.Worker", "worker_connections": 1000, "accesslog": None,
-            "logger_class": JsonLogger, "child_exit": _child_exit}, overrides).run()
+def _deliver_webhooks(worker) -> None:
+    """post_worker_init: a webhook worker greenlet beside the requests of this gunicorn worker (after fork, on
+    its own app: one started in the master would be copied into every child). The workers of all processes
+    share the work through Redis, so each event is delivered once; a delivery cut off by an exit is retried."""
+    import threading
+
+    from .worker import Worker as WebhookWorker
+
+    threading.Thread(target=WebhookWorker(worker.wsgi, f"serve-{os.getpid()}").run, args=(threading.Event(),),
+                     daemon=True).start()
+
+
+def run(host: str, port: int, workers: int, timeout: int, overrides: dict | None = None,
+        deliver_webhooks: bool = False) -> None:
+    """Serve until SIGTERM; with `deliver_webhooks` each worker also runs a webhook worker (the embedded default,
+    where no separate `unified-ticketing worker` runs)."""
+    options = {"bind": f"{host}:{port}", "workers": workers, "timeout": timeout, "graceful_timeout": timeout,
+               "worker_class": "unified_ticketing.production.Worker", "worker_connections": 1000, "accesslog": None,
+               "logger_class": AppLogger, "child_exit": _child_exit}
+    if deliver_webhooks:
+        options["post_worker_init"] = _deliver_webhooks
+    Server(options, overrides).run()

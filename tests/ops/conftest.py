@@ -45,7 +45,8 @@ def service_env(sandbox, redis_url: str, **extra: str) -> dict:
     """The environment of a service process on `sandbox` (plain http) and `redis_url`."""
     creds = sandbox.admin("GET", "credentials")
     env = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "REDIS_CLUSTER")}
-    return {**env, "REDIS_URL": redis_url, "UNIFIED_SECRET_KEY": "test-secret", "UNIFIED_ADMIN_TOKEN": ADMIN_TOKEN,
+    return {**env, "UNIFIED_LOG_FORMAT": "json", "REDIS_URL": redis_url, "UNIFIED_SECRET_KEY": "test-secret",
+            "UNIFIED_ADMIN_TOKEN": ADMIN_TOKEN,
             "LIVECHAT_API_URL": sandbox.base_url, "LIVECHAT_ACCOUNTS_URL": sandbox.base_url,
             "LIVECHAT_CLIENT_ID": creds["client_id"], "LIVECHAT_CLIENT_SECRET": creds["client_secret"], **extra}
 
@@ -53,12 +54,12 @@ def service_env(sandbox, redis_url: str, **extra: str) -> dict:
 class Process:
     """A CLI child process whose stderr (its JSON log lines) goes to a file."""
 
-    def __init__(self, args: list[str], env: dict):
+    def __init__(self, args: list[str], env: dict, cli: list[str] = CLI, cwd: str | None = None):
         fd, path = tempfile.mkstemp(prefix="ops-", suffix=".log")
         os.close(fd)
         self.log_path = Path(path)
         with open(path, "wb") as log:
-            self.proc = subprocess.Popen([*CLI, *args], env=env, stdout=subprocess.DEVNULL, stderr=log)
+            self.proc = subprocess.Popen([*cli, *args], env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=cwd)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -77,10 +78,11 @@ class Process:
 class Serve(Process):
     """`unified-ticketing serve --workers N` on a free port, returned once it answers /readyz."""
 
-    def __init__(self, env: dict, workers: int = 2, port: int | None = None):
+    def __init__(self, env: dict, workers: int = 2, port: int | None = None, cli: list[str] = CLI,
+                 cwd: str | None = None):
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        super().__init__(["serve", "--port", str(self.port), "--workers", str(workers)], env)
+        super().__init__(["serve", "--port", str(self.port), "--workers", str(workers)], env, cli, cwd)
         wait_until(lambda: self.proc.poll() is not None or requests.get(self.base + "/readyz", timeout=5).ok,
                    90, "gunicorn to serve")  # each worker loads the app; slow on a busy 2-core machine
         assert self.proc.poll() is None, f"serve exited with {self.proc.returncode}:\n{self.logs()[-3000:]}"

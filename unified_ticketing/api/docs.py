@@ -1,10 +1,11 @@
 """The contract: `/openapi.yaml` and an interactive page at `/docs`."""
-from pathlib import Path
 
 from flask import Blueprint, Response
 
+from ..resources import shipped
+
 bp = Blueprint("docs", __name__)
-SPEC = Path(__file__).resolve().parent.parent.parent / "openapi.yaml"
+SPEC = shipped("openapi.yaml")
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>unified-ticketing API</title>

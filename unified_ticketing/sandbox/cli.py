@@ -207,13 +207,14 @@ def cmd_dev(args) -> int:
     import requests
 
     from ..app import create_app
+    from ..cli import _start_delivery
     from ..http_server import serve_app
-    from ..state.redis_server import redis_url
+    from ..state.redis_server import advertise_stack, private_redis_url
     from ..state.tenants import create_api_key
 
     if args.env:
         return _print_env()
-    url, embedded = redis_url()
+    url, embedded = private_redis_url()  # a throwaway demo: never the shared data of `serve`
     print(f"Redis: {url}{' (embedded Valkey)' if embedded else ''}", flush=True)
     env, credentials, sandboxes = dict(os.environ), {}, {}
     for i, name in enumerate(args.integration or sorted(PROFILES)):
@@ -228,7 +229,7 @@ def cmd_dev(args) -> int:
     app = create_app({"REDIS_URL": url, "UPSTREAM_ENV": env, "UPSTREAM_VERIFY_TLS": False, "WEBHOOKS_REGISTER": True,
                       "PUBLIC_URL": f"http://{args.service_host}:{args.service_port}"})
     api_key = create_api_key(app.extensions["unified"].redis, "demo")
-    stop = threading.Event()
+    withdraw, workers = [], []
 
     def on_service(service: str) -> None:
         app.config["PUBLIC_URL"] = service
@@ -236,11 +237,17 @@ def cmd_dev(args) -> int:
         for note in _register_app_webhooks(app, sandboxes):
             print(f"  {note}", flush=True)
         accounts = _connect_demo_accounts(service, api_key, credentials)
-        threads = _start_workers(app, stop)
-        print(f"Webhook worker: {threads} threads in this process.", flush=True)
+        stop, threads = _start_delivery(app, "dev-worker", 2)  # what `unified-ticketing worker` does
+        workers.append(stop)
+        print(f"Webhook worker: {len(threads)} threads in this process.", flush=True)
         print("Demo tenant 'demo', with an integrated account on each sandbox:", flush=True)
         for name, (account_id, webhooks) in accounts.items():
             print(f"  {name:<11} {account_id}  (webhooks: {webhooks})", flush=True)
+        # every other command run beside this one (api-keys, export, mcp, events listen, sandbox say...) finds
+        # this stack's Redis, service and sandboxes
+        withdraw.append(advertise_stack({"redis_url": url, "service_url": service, "api_key": api_key,
+                                         "accounts": {name: a[0] for name, a in accounts.items()},
+                                         "sandboxes": sandboxes}))
         _print_next_steps(service, accounts)
         print("Press Ctrl-C to stop.", flush=True)
 
@@ -248,7 +255,8 @@ def cmd_dev(args) -> int:
         serve_app(app, args.service_host, args.service_port,
                   ready=lambda s: threading.Thread(target=on_service, args=(s,), daemon=True).start())
     finally:
-        stop.set()
+        for done in [*withdraw, *(stop.set for stop in workers)]:
+            done()
         if embedded:
             embedded.stop()
     return 0
@@ -284,15 +292,6 @@ def _connect_demo_accounts(service: str, api_key: str, credentials: dict) -> dic
             continue
         accounts[name] = (resp.json()["id"], resp.json()["context"].get("webhooks", "none"))
     return accounts
-
-
-def _start_workers(app, stop: threading.Event, count: int = 2) -> int:
-    """`unified-ticketing worker`'s loop in daemon threads of this process (the same Redis, the same app)."""
-    from ..worker import Worker
-
-    for i in range(count):
-        threading.Thread(target=Worker(app, f"dev-worker-{i}").run, args=(stop,), daemon=True).start()
-    return count
 
 
 def _exports(service: str, api_key: str, accounts: dict, sandboxes: dict) -> list[str]:
