@@ -1,6 +1,6 @@
-"""`unified-ticketing events listen` against the service: a Rocket.Chat visitor writes, the command
-prints the unified events or forwards them with their signature, refuses forged deliveries, and
-removes its subscription when stopped."""
+"""`unified-ticketing events listen` against the service: a Rocket.Chat visitor writes (`sandbox say`, or
+the visitor API itself), the command prints the unified events or forwards them with their signature,
+refuses forged deliveries, and removes its subscription when stopped."""
 from __future__ import annotations
 
 import json
@@ -87,7 +87,10 @@ def test_listen_prints_each_event_and_removes_its_subscription_when_stopped(stac
     listen = Listen(stack)
     try:
         listen.wait_for("Listening for \\* on every account")
-        room = visitor_writes(stack["sandbox"], "listen-1", "My parcel never arrived, can you check?")
+        said = subprocess.run([sys.executable, "-m", "unified_ticketing.cli", "sandbox", "say", "--integration",
+                               "rocketchat", "--sandbox", stack["sandbox"].base_url,
+                               "My parcel never arrived, can you check?"], capture_output=True, text=True, timeout=60)
+        room = re.search(r"the customer wrote into ticket (\S+) \(Rocket.Chat\)", said.stdout).group(1)
         listen.wait_for(rf"ticket:created\s+ticket {room}\s+open")
         line = listen.wait_for(rf"comment:created\s+ticket {room}\s+contact: (.*)  \(account (\S+)\)")
         assert line.groups() == ("My parcel never arrived, can you check?", stack["account"])

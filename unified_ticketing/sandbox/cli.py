@@ -25,7 +25,7 @@ class Profile:
     size: Callable  # args -> "300 chats"
     env: Callable  # (base_url, sandbox credentials) -> environment for the service
     credentials: Callable  # (base_url, sandbox credentials) -> integrated-account credentials
-    say: Callable  # (base_url, text, ticket id or None) -> what the customer wrote into, {"ticket", ...}
+    say: Callable  # (base_url, text) -> the id of the chat the customer wrote into
 
 
 def _livechat() -> Profile:
@@ -52,21 +52,19 @@ def _livechat() -> Profile:
                          "token": c["personal_access_token"]}, _livechat_say)
 
 
-def _livechat_say(base: str, text: str, ticket: str | None) -> dict:
+def _livechat_say(base: str, text: str) -> str:
     """The sandbox's customer side (`/_sandbox/customer-messages`: LiveChat's customers write from the chat
-    widget, which the sandbox does not serve): into chat `ticket`, else a new chat of the first customer."""
+    widget, which the sandbox does not serve): the first customer starts a new chat."""
     import requests
 
-    body = {"text": text, "chat_id": ticket}
-    if not ticket:
-        creds = requests.get(f"{base}/_sandbox/credentials", timeout=10, verify=False).json()
-        listed = requests.post(f"{base}/v3.5/agent/action/list_customers", json={"limit": 1}, timeout=10,
-                               verify=False, headers={"Authorization": creds["basic_authorization"]})
-        listed.raise_for_status()
-        body = {"text": text, "customer_id": listed.json()["customers"][0]["id"]}
-    resp = requests.post(f"{base}/_sandbox/customer-messages", json=body, timeout=10, verify=False)
+    creds = requests.get(f"{base}/_sandbox/credentials", timeout=10, verify=False).json()
+    listed = requests.post(f"{base}/v3.5/agent/action/list_customers", json={"limit": 1}, timeout=10,
+                           verify=False, headers={"Authorization": creds["basic_authorization"]})
+    listed.raise_for_status()
+    resp = requests.post(f"{base}/_sandbox/customer-messages", timeout=10, verify=False,
+                         json={"text": text, "customer_id": listed.json()["customers"][0]["id"]})
     resp.raise_for_status()
-    return {"ticket": resp.json()["chat_id"]}
+    return resp.json()["chat_id"]
 
 
 def _rocketchat() -> Profile:
@@ -86,14 +84,12 @@ def _rocketchat() -> Profile:
 DEMO_VISITOR = "demo-visitor"
 
 
-def _rocketchat_say(base: str, text: str, ticket: str | None) -> dict:
+def _rocketchat_say(base: str, text: str) -> str:
     """Rocket.Chat's own visitor API, as the livechat widget calls it: register the visitor (by token), open
     (or find) their room, send the message. Only the visitor's token can write into a room, so this is
     always the demo visitor's open room (a new one after it is closed)."""
     import requests
 
-    if ticket:
-        raise ValueError("--ticket: a Rocket.Chat visitor writes only into their own open room (leave it out)")
     api = f"{base}/api/v1/livechat"
     requests.post(f"{api}/visitor", json={"visitor": {"token": DEMO_VISITOR, "name": "Demo Visitor"}},
                   timeout=10, verify=False).raise_for_status()
@@ -102,7 +98,7 @@ def _rocketchat_say(base: str, text: str, ticket: str | None) -> dict:
     rid = room.json()["room"]["_id"]
     requests.post(f"{api}/message", json={"token": DEMO_VISITOR, "rid": rid, "msg": text}, timeout=10,
                   verify=False).raise_for_status()
-    return {"ticket": rid}
+    return rid
 
 
 PROFILES = {"livechat": _livechat, "rocketchat": _rocketchat}
@@ -142,7 +138,6 @@ def add_parsers(sub) -> None:
     say.add_argument("text")
     say.add_argument("--integration", choices=sorted(PROFILES), default="livechat")
     say.add_argument("--sandbox", metavar="URL", help="the sandbox (default: the running `make run` stack's)")
-    say.add_argument("--ticket", help="livechat: the chat to write into (default: a customer starts a new chat)")
 
 
 def cmd_sandbox(args) -> int:
@@ -175,15 +170,12 @@ def cmd_say(args) -> int:
         return 2
     profile = PROFILES[args.integration]()
     try:
-        said = profile.say(base.rstrip("/"), args.text, args.ticket)
-    except ValueError as err:
-        print(err, file=sys.stderr)
-        return 2
+        ticket = profile.say(base.rstrip("/"), args.text)
     except requests.RequestException as exc:
         detail = exc.response.text if exc.response is not None else exc
         print(f"the {profile.title} sandbox at {base} refused: {detail}", file=sys.stderr)
         return 1
-    print(f"the customer wrote into ticket {said['ticket']} ({profile.title})", flush=True)
+    print(f"the customer wrote into ticket {ticket} ({profile.title})", flush=True)
     return 0
 
 
