@@ -4,7 +4,9 @@ refuses forged deliveries, and removes its subscription when stopped."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -148,3 +150,22 @@ def test_an_unknown_account_or_event_type_is_refused_before_listening(stack):
                           capture_output=True, text=True, timeout=60)
     assert typo.returncode == 1 and "unknown event 'comment:new'" in typo.stderr
     assert stack["client"].get("/webhook-subscriptions").json()["result"] == []
+
+
+def test_without_a_running_demo_the_commands_say_what_to_start(tmp_path):
+    """No `make run` (an empty data folder) and nothing to reach: a message naming the fix, no traceback."""
+    env = {**os.environ, "UNIFIED_DATA_DIR": str(tmp_path)}
+    env.pop("UNIFIED_API_KEY", None)
+    cli = [sys.executable, "-m", "unified_ticketing.cli"]
+    say = subprocess.run([*cli, "sandbox", "say", "--integration", "rocketchat", "Hi"], capture_output=True,
+                         text=True, env=env, timeout=60)
+    assert say.returncode == 2 and "start `make run`, or pass --sandbox URL" in say.stderr
+    listen = subprocess.run([*cli, "events", "listen"], capture_output=True, text=True, env=env, timeout=60)
+    assert listen.returncode == 2 and "pass --api-key" in listen.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    down = subprocess.run([*cli, "events", "listen", "--api-url", closed, "--api-key", "ut_x"], capture_output=True,
+                          text=True, env=env, timeout=60)
+    assert down.returncode == 1 and f"cannot reach the service at {closed}" in down.stderr
+    assert "Traceback" not in say.stderr + listen.stderr + down.stderr

@@ -232,7 +232,7 @@ def cmd_dev(args) -> int:
         stop, threads = _start_delivery(app, "dev-worker", 2)  # what `unified-ticketing worker` does
         workers.append(stop)
         print(f"Webhook worker: {len(threads)} threads in this process.", flush=True)
-        print("Demo tenant 'demo', with an integrated account on each sandbox:", flush=True)
+        print(f"Demo tenant 'demo' (API key {api_key}), with an integrated account on each sandbox:", flush=True)
         for name, (account_id, webhooks) in accounts.items():
             print(f"  {name:<11} {account_id}  (webhooks: {webhooks})", flush=True)
         # every other command run beside this one (api-keys, export, mcp, events listen, sandbox say...) finds
@@ -326,6 +326,9 @@ def _print_next_steps(service: str, accounts: dict) -> None:
     print("Export every ticket with its transcript (progress on stderr):", flush=True)
     for name in accounts:
         print(f"  unified-ticketing export --account $UT_{name.upper()} --out {name}.ndjson", flush=True)
+    print("Give an AI client the demo's tickets (an MCP server on stdio; README: Export and AI agents):", flush=True)
+    for name in accounts:
+        print(f"  unified-ticketing mcp --account {name}", flush=True)
 
 
 COMMANDS = {"sandbox": cmd_sandbox, "dev": cmd_dev}
