@@ -208,17 +208,18 @@ def cmd_dev(args) -> int:
         return _print_env()
     url, embedded = private_redis_url()  # a throwaway demo: never the shared data of `serve`
     print(f"Redis: {url}{' (embedded Valkey)' if embedded else ''}", flush=True)
-    env, credentials, sandboxes = dict(os.environ), {}, {}
+    upstream, credentials, sandboxes = {}, {}, {}
     for i, name in enumerate(args.integration or sorted(PROFILES)):
         profile = PROFILES[name]()
         base = _start(profile, args, args.port + i if args.port else 0)
         creds = requests.get(f"{base}/_sandbox/credentials", timeout=10, verify=False).json()
-        env.update(profile.env(base, creds))
+        upstream.update(profile.env(base, creds))
         credentials[name], sandboxes[name] = profile.credentials(base, creds), base
         print(f"{profile.title} sandbox: {base} ({profile.size(args)})", flush=True)
     # Real-time events as in production: the helpdesks deliver their webhooks to this service (its URL is
     # the public one; loopback addresses are fine in development) and the worker turns them into events.
-    app = create_app({"REDIS_URL": url, "UPSTREAM_ENV": env, "UPSTREAM_VERIFY_TLS": False, "WEBHOOKS_REGISTER": True,
+    app = create_app({"REDIS_URL": url, "UPSTREAM_ENV": {**os.environ, **upstream}, "UPSTREAM_VERIFY_TLS": False,
+                      "WEBHOOKS_REGISTER": True,
                       "PUBLIC_URL": f"http://{args.service_host}:{args.service_port}"})
     api_key = create_api_key(app.extensions["unified"].redis, "demo")
     withdraw, workers = [], []
@@ -239,7 +240,7 @@ def cmd_dev(args) -> int:
         # this stack's Redis, service and sandboxes
         withdraw.append(advertise_stack({"redis_url": url, "service_url": service, "api_key": api_key,
                                          "accounts": {name: a[0] for name, a in accounts.items()},
-                                         "sandboxes": sandboxes}))
+                                         "sandboxes": sandboxes, "env": upstream}))
         _print_next_steps(service, accounts)
         print("Press Ctrl-C to stop.", flush=True)
 
@@ -286,13 +287,14 @@ def _connect_demo_accounts(service: str, api_key: str, credentials: dict) -> dic
     return accounts
 
 
-def _exports(service: str, api_key: str, accounts: dict, sandboxes: dict) -> list[str]:
-    """The demo's shell variables: UT_API, UT_KEY, UT_<INTEGRATION> (account ids), and the LiveChat sandbox's URL
-    for the commands that call the helpdesk directly (`export`, `webhooks`)."""
+def _exports(service: str, api_key: str, accounts: dict, upstream: dict) -> list[str]:
+    """The demo's shell variables: UT_API, UT_KEY, UT_<INTEGRATION> (account ids), and the service's public URL
+    and helpdesk settings (the sandboxes' URLs, the app's client and webhook secret) for the commands that call
+    a helpdesk directly (`export`, `webhooks`)."""
     exports = [f"UT_API={service}", f"UT_KEY={api_key}",
-               *(f"UT_{name.upper()}={account_id}" for name, account_id in accounts.items())]
-    if "livechat" in sandboxes:
-        exports.append(f"LIVECHAT_API_URL={sandboxes['livechat']}")
+               *(f"UT_{name.upper()}={account_id}" for name, account_id in accounts.items()),
+               f"UNIFIED_PUBLIC_URL={service}",  # where the helpdesks deliver: `webhooks list` marks it ours
+               *(f"{name}={value}" for name, value in sorted(upstream.items()))]
     return [shlex.quote(e) for e in exports]
 
 
@@ -303,8 +305,7 @@ def _print_env() -> int:
     if not stack:
         print("no running demo: start `make run` (unified-ticketing dev) first", file=sys.stderr)
         return 1
-    exports = _exports(stack["service_url"], stack["api_key"], stack.get("accounts") or {},
-                       stack.get("sandboxes") or {})
+    exports = _exports(stack["service_url"], stack["api_key"], stack.get("accounts") or {}, stack.get("env") or {})
     print(f"export {' '.join(exports)}")
     return 0
 
@@ -313,7 +314,7 @@ def _print_next_steps(service: str, accounts: dict) -> None:
     """Commands to paste into a second terminal (the README's walk-through, in short)."""
     print("In another terminal, in this folder (the README's walk-through goes on from here):", flush=True)
     print("  . .venv/bin/activate", flush=True)
-    print('  eval "$(unified-ticketing dev --env)"   # UT_API, UT_KEY and ' +
+    print('  eval "$(unified-ticketing dev --env)"   # UT_API, UT_KEY, helpdesk settings and ' +
           ", ".join(f"UT_{name.upper()}" for name in accounts) + " (account ids)", flush=True)
     for name in accounts:
         print(f'  curl -s "$UT_API/unified/ticketing/tickets?integrated_account_id=$UT_{name.upper()}&limit=2" '
