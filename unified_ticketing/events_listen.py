@@ -46,8 +46,8 @@ def _words(text: str | None, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
-def summary(event: dict) -> str:
-    """One line for a unified event: time, type, ticket, and what happened."""
+def summary(event: dict, integration: str = "") -> str:
+    """One line for a unified event: time, type, ticket, what happened, and whose it is."""
     payload = event.get("payload") or {}
     kind = event.get("event", "?")
     resource = kind.split(":")[0]
@@ -65,7 +65,8 @@ def summary(event: dict) -> str:
         what = _words(payload.get("name") or payload.get("id"))
     stamp = time.strftime("%H:%M:%S")
     where = f"ticket {ticket}" if ticket else f"{resource} {payload.get('id')}"
-    return f"{stamp}  {kind:<18} {where}  {what}  (account {event.get('integrated_account_id')})"
+    whose = f"{integration} account" if integration else "account"
+    return f"{stamp}  {kind:<18} {where}  {what}  ({whose} {event.get('integrated_account_id')})"
 
 
 class Listener:
@@ -83,6 +84,7 @@ class Listener:
         self.http = requests.Session()
         self.http.headers["Authorization"] = f"Bearer {api_key}"
         self.secret, self.subscription = "", None
+        self.integrations: dict[str, str] = {}  # account id -> integration, for the printed lines
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -128,6 +130,18 @@ class Listener:
                 print(f"could not remove subscription {self.subscription['id']}: {exc}", file=sys.stderr)
             self.subscription = None
 
+    def integration_of(self, account_id) -> str:
+        """The account's integration, asking the service again for an account connected since (best effort)."""
+        import requests
+
+        if account_id not in self.integrations:
+            try:
+                listed = self.http.get(f"{self.api_url}/integrated-accounts", timeout=10).json()["result"]
+                self.integrations.update({a["id"]: a["integration"] for a in listed})
+            except (requests.RequestException, ValueError, KeyError, TypeError):
+                pass
+        return self.integrations.get(account_id, "")
+
     def receive(self, path: str, headers: dict, body: bytes) -> int:
         """The HTTP status to answer the service with for one delivery."""
         import requests
@@ -146,7 +160,7 @@ class Listener:
         if self.account and event.get("integrated_account_id") != self.account:
             return 200  # another account of the tenant: not asked for
         if not self.forward_to:
-            self.say(summary(event))
+            self.say(summary(event, self.integration_of(event.get("integrated_account_id"))))
             return 200
         forwarded = {k: v for k, v in headers.items() if k.lower() in ("content-type", SIGNATURE.lower(),
                                                                        DELIVERY_ID.lower())}

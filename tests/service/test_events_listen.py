@@ -94,8 +94,8 @@ def test_listen_prints_each_event_and_removes_its_subscription_when_stopped(stac
                                "My parcel never arrived, can you check?"], capture_output=True, text=True, timeout=60)
         room = re.search(r"the customer wrote into ticket (\S+) \(Rocket.Chat\)", said.stdout).group(1)
         listen.wait_for(rf"ticket:created\s+ticket {room}\s+open")
-        line = listen.wait_for(rf"comment:created\s+ticket {room}\s+contact: (.*)  \(account (\S+)\)")
-        assert line.groups() == ("My parcel never arrived, can you check?", stack["account"])
+        line = listen.wait_for(rf"comment:created\s+ticket {room}\s+contact: (.*)  \((\w+) account (\S+)\)")
+        assert line.groups() == ("My parcel never arrived, can you check?", "rocketchat", stack["account"])
     finally:
         assert listen.stop() == 0
     assert stack["client"].get("/webhook-subscriptions").json()["result"] == []
