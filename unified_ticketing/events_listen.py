@@ -92,7 +92,7 @@ class Listener:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = listener.receive(self.path, dict(self.headers), body)
+                status = listener.receive(self.path, self.headers, body)  # names looked up case-insensitively
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -142,7 +142,7 @@ class Listener:
                 pass
         return self.integrations.get(account_id, "")
 
-    def receive(self, path: str, headers: dict, body: bytes) -> int:
+    def receive(self, path: str, headers, body: bytes) -> int:
         """The HTTP status to answer the service with for one delivery."""
         import requests
 
