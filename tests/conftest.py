@@ -3,20 +3,31 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 import pytest
 import requests
 import urllib3
 
 from unified_ticketing.sandbox.process import start_sandbox
-from unified_ticketing.state.redis_server import private_redis_url
+from unified_ticketing.state.redis_server import private_redis_url, running_shared
 
 # Commands the tests run without REDIS_URL must not find the user's shared data or a `make run` stack.
-os.environ["UNIFIED_DATA_DIR"] = tempfile.mkdtemp(prefix="ut-")
+DATA_DIR = os.environ["UNIFIED_DATA_DIR"] = tempfile.mkdtemp(prefix="ut-")
 
 # The sandbox's TLS certificate is self-signed.
 urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_dir_removed():
+    """No shared embedded Valkey (started by a command without REDIS_URL) outlives the session."""
+    yield
+    if shared := running_shared(Path(DATA_DIR)):
+        shared.shutdown()
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -261,11 +261,13 @@ NEEDS_APP = (NEEDS_REDIS + " The service's settings: UNIFIED_SECRET_KEY (the one
 
 def _use_redis(args) -> bool:
     """Point REDIS_URL at the Redis this command uses (state/redis_server.py) before anything connects."""
-    from .state.redis_server import redis_url
+    from .state.redis_server import redis_url, running_stack
 
     if not _settings_ok():  # production refuses to run without REDIS_URL: check before defaulting it
         return False
     chosen = os.environ.get("REDIS_URL")
+    for name, value in ({} if chosen else (running_stack() or {}).get("env", {})).items():
+        os.environ.setdefault(name, value)  # beside `make run`: its sandboxes' addresses, unless set
     try:
         url, args.shared_redis = redis_url()
     except (RuntimeError, OSError) as exc:

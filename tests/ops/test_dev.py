@@ -40,8 +40,7 @@ def test_dev_serves_a_demo_account_on_every_sandbox_with_webhooks_wired(tmp_path
             assert resp.status_code == 200, (name, resp.text)
             assert len(resp.json()["result"]) == 2, name
         # the helpdesk commands run beside it act on its app and accounts (README: webhooks)
-        listed = subprocess.run(["bash", "-c", f"{printed.stdout}\nexec {shlex.join(CLI)} webhooks list"],
-                                capture_output=True, text=True, env=env, timeout=60)
+        listed = subprocess.run([*CLI, "webhooks", "list"], capture_output=True, text=True, env=env, timeout=60)
         assert listed.returncode == 0, listed.stderr
         ours = [line for line in listed.stdout.splitlines() if line.endswith("(this service)")]
         assert len(ours) == 5 and all(f"http://127.0.0.1:{port}/webhooks/livechat" in line for line in ours), ours

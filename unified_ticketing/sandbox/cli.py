@@ -208,7 +208,7 @@ def cmd_dev(args) -> int:
         return _print_env()
     url, embedded = private_redis_url()  # a throwaway demo: never the shared data of `serve`
     print(f"Redis: {url}{' (embedded Valkey)' if embedded else ''}", flush=True)
-    upstream, credentials, sandboxes = {}, {}, {}
+    upstream, credentials, sandboxes = {"UNIFIED_UPSTREAM_VERIFY_TLS": "false"}, {}, {}
     for i, name in enumerate(args.integration or sorted(PROFILES)):
         profile = PROFILES[name]()
         base = _start(profile, args, args.port + i if args.port else 0)
@@ -240,7 +240,10 @@ def cmd_dev(args) -> int:
         # this stack's Redis, service and sandboxes
         withdraw.append(advertise_stack({"redis_url": url, "service_url": service, "api_key": api_key,
                                          "accounts": {name: a[0] for name, a in accounts.items()},
-                                         "sandboxes": sandboxes, "env": upstream}))
+                                         "sandboxes": sandboxes,
+                                         # commands beside it use these settings (the public URL: where the
+                                         # helpdesks deliver, so that `webhooks list` knows its receiver)
+                                         "env": {**upstream, "UNIFIED_PUBLIC_URL": service}}))
         _print_next_steps(service, accounts)
         print("Press Ctrl-C to stop.", flush=True)
 
@@ -287,14 +290,11 @@ def _connect_demo_accounts(service: str, api_key: str, credentials: dict) -> dic
     return accounts
 
 
-def _exports(service: str, api_key: str, accounts: dict, upstream: dict) -> list[str]:
-    """The demo's shell variables: UT_API, UT_KEY, UT_<INTEGRATION> (account ids), and the service's public URL
-    and helpdesk settings (the sandboxes' URLs, the app's client and webhook secret) for the commands that call
-    a helpdesk directly (`export`, `webhooks`)."""
+def _exports(service: str, api_key: str, accounts: dict) -> list[str]:
+    """The demo's shell variables for curl: UT_API, UT_KEY, UT_<INTEGRATION> (account ids). The commands need
+    none of them: they read the running stack themselves."""
     exports = [f"UT_API={service}", f"UT_KEY={api_key}",
-               *(f"UT_{name.upper()}={account_id}" for name, account_id in accounts.items()),
-               f"UNIFIED_PUBLIC_URL={service}",  # where the helpdesks deliver: `webhooks list` marks it ours
-               *(f"{name}={value}" for name, value in sorted(upstream.items()))]
+               *(f"UT_{name.upper()}={account_id}" for name, account_id in accounts.items())]
     return [shlex.quote(e) for e in exports]
 
 
@@ -305,7 +305,7 @@ def _print_env() -> int:
     if not stack:
         print("no running demo: start `make run` (unified-ticketing dev) first", file=sys.stderr)
         return 1
-    exports = _exports(stack["service_url"], stack["api_key"], stack.get("accounts") or {}, stack.get("env") or {})
+    exports = _exports(stack["service_url"], stack["api_key"], stack.get("accounts") or {})
     print(f"export {' '.join(exports)}")
     return 0
 
@@ -314,7 +314,7 @@ def _print_next_steps(service: str, accounts: dict) -> None:
     """Commands to paste into a second terminal (the README's walk-through, in short)."""
     print("In another terminal, in this folder (the README's walk-through goes on from here):", flush=True)
     print("  . .venv/bin/activate", flush=True)
-    print('  eval "$(unified-ticketing dev --env)"   # UT_API, UT_KEY, helpdesk settings and ' +
+    print('  eval "$(unified-ticketing dev --env)"   # UT_API, UT_KEY and ' +
           ", ".join(f"UT_{name.upper()}" for name in accounts) + " (account ids)", flush=True)
     for name in accounts:
         print(f'  curl -s "$UT_API/unified/ticketing/tickets?integrated_account_id=$UT_{name.upper()}&limit=2" '

