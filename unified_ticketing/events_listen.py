@@ -22,6 +22,7 @@ import time
 SIGNATURE = "X-Unified-Signature"
 DELIVERY_ID = "X-Unified-Delivery-Id"
 TOLERANCE = 300  # seconds a signature's timestamp may be off: older deliveries may be replays
+PATH_PREFIX = "/events-listen/"  # how a listener's subscription is recognised by the next one
 
 
 def verify(secret: str, header: str | None, body: bytes, now: float | None = None) -> str | None:
@@ -101,7 +102,7 @@ class Listener:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.path = f"/events-listen/{secrets.token_hex(8)}"
+        self.path = f"{PATH_PREFIX}{secrets.token_hex(8)}"
         self.url = f"http://127.0.0.1:{self.server.server_port}{self.path}"
 
     def say(self, line: str) -> None:
@@ -112,6 +113,7 @@ class Listener:
             known = self.http.get(f"{self.api_url}/integrated-accounts/{self.account}", timeout=30)
             if known.status_code != 200:
                 raise ListenError(f"--account {self.account}: {_message(known)}")
+        self.remove_abandoned()
         resp = self.http.post(f"{self.api_url}/webhook-subscriptions", json={"url": self.url, "events": self.events},
                               timeout=30)
         if resp.status_code != 201:
@@ -119,6 +121,29 @@ class Listener:
         self.subscription = resp.json()
         self.secret = self.subscription["secret"]
         return self.subscription
+
+    def remove_abandoned(self) -> list[str]:
+        """Delete the subscriptions of earlier listeners that were killed before they could (nothing listens on
+        their loopback port any more), so the service stops retrying them; the ids removed."""
+        import socket
+        from urllib.parse import urlsplit
+
+        resp = self.http.get(f"{self.api_url}/webhook-subscriptions", timeout=30)
+        if resp.status_code != 200:
+            raise ListenError(f"the service refused to list subscriptions ({resp.status_code}): {_message(resp)}")
+        removed = []
+        for sub in resp.json()["result"]:
+            url = urlsplit(sub["url"])
+            if url.hostname != "127.0.0.1" or not url.path.startswith(PATH_PREFIX):
+                continue
+            try:
+                socket.create_connection(("127.0.0.1", url.port), timeout=1).close()
+            except OSError:
+                self.http.delete(f"{self.api_url}/webhook-subscriptions/{sub['id']}", timeout=10)
+                removed.append(sub["id"])
+        if removed:
+            self.say(f"removed {len(removed)} subscription(s) of listeners that were stopped without removing them")
+        return removed
 
     def unsubscribe(self) -> None:
         import requests

@@ -169,3 +169,21 @@ def test_without_a_running_demo_the_commands_say_what_to_start(tmp_path):
                           text=True, env=env, timeout=60)
     assert down.returncode == 1 and f"cannot reach the service at {closed}" in down.stderr
     assert "Traceback" not in say.stderr + listen.stderr + down.stderr
+
+
+def test_a_killed_listeners_subscription_is_removed_by_the_next_listener(stack):
+    killed = Listen(stack)
+    killed.wait_for("Listening for")
+    killed.proc.kill()  # no chance to unsubscribe
+    killed.stop()
+    assert len(stack["client"].get("/webhook-subscriptions").json()["result"]) == 1
+    other = stack["client"].post("/webhook-subscriptions", json={"url": "http://127.0.0.1:9/hooks", "events": ["*"]})
+    listen = Listen(stack)
+    try:
+        listen.wait_for("removed 1 subscription")
+        listen.wait_for("Listening for")
+        urls = sorted(s["url"] for s in stack["client"].get("/webhook-subscriptions").json()["result"])
+        assert urls == sorted(["http://127.0.0.1:9/hooks", listen.wait_for(r"receiving at (\S+)").group(1)])
+    finally:
+        listen.stop()
+        stack["client"].delete(f"/webhook-subscriptions/{other.json()['id']}")
