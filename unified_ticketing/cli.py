@@ -32,18 +32,10 @@ def cmd_serve(args) -> int:
 
 
 def _start_delivery(app, name: str, threads: int):
-    """`threads` webhook workers (threads; greenlets under gevent) on `app`: (the event that stops them, threads).
-    Several of them, in one process or many, deliver each event once (consumer groups, per-subscription holds)."""
-    import threading
+    """`worker.start`, imported late (after serve's monkey-patching); `dev` (sandbox/cli.py) calls it too."""
+    from . import worker
 
-    from .worker import Worker
-
-    stop = threading.Event()
-    running = [threading.Thread(target=Worker(app, f"{name}-{i}").run, args=(stop,), daemon=True)
-               for i in range(threads)]
-    for thread in running:
-        thread.start()
-    return stop, running
+    return worker.start(app, name, threads)
 
 
 def cmd_api_keys(args) -> int:
@@ -291,21 +283,21 @@ def _version() -> str:
 
 
 def main(argv=None) -> int:
-    fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(prog="unified-ticketing", description=__doc__, formatter_class=fmt,
-                                     epilog="Settings come from the environment (README: Configuration). "
+    parser = argparse.ArgumentParser(prog="unified-ticketing", description="One REST API for helpdesk data: the "
+                                     "service, its operators' commands and local helpdesk sandboxes.",
+                                     epilog="Settings come from the environment (README: Settings). "
                                             "`unified-ticketing COMMAND --help` says what each command needs.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sandboxes.add_parsers(sub)
 
-    def command(name: str, help: str, needs: str):
-        return sub.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}.", epilog=needs,
-                              formatter_class=fmt)
+    def command(name: str, help: str, needs: str, parent=sub):
+        return parent.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}.", epilog=needs)
 
-    serve_p = command("serve", "run the unified API service", NEEDS_REDIS + " Without REDIS_URL it also delivers "
-                      "webhooks itself (no `worker` needed). In production (UNIFIED_ENV=production): REDIS_URL, "
-                      "UNIFIED_SECRET_KEY and UNIFIED_ADMIN_TOKEN. Each helpdesk's variables: README, Configuration.")
+    serve_p = command("serve", "run the unified API service", NEEDS_REDIS + " On the shared embedded Valkey it also "
+                      "delivers webhooks itself (no `worker` needed). In production (UNIFIED_ENV=production): "
+                      "REDIS_URL, UNIFIED_SECRET_KEY and UNIFIED_ADMIN_TOKEN. Each helpdesk's variables: README, "
+                      "Settings.")
     serve_p.add_argument("--host", default="127.0.0.1")
     serve_p.add_argument("--port", type=int, default=8000)
     serve_p.add_argument("--workers", type=int, default=int(os.environ.get("UNIFIED_WORKERS", "2")),
@@ -316,17 +308,18 @@ def main(argv=None) -> int:
     keys = command("api-keys", "manage tenants' API keys", NEEDS_REDIS + " The service need not run: keys are "
                    "read from Redis on each request.")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
-    keys_create = keys_sub.add_parser("create", help="create an API key for a tenant and print it once")
+    keys_create = command("create", "create an API key for a tenant and print it once", keys.epilog, keys_sub)
     keys_create.add_argument("--tenant", required=True)
     keys_create.add_argument("--read-only", action="store_true", help="GET requests only (for AI tools, MCP)")
     keys_create.add_argument("--account", action="append", metavar="ID",
                              help="limit the key to this integrated account (repeatable)")
     keys_create.add_argument("--expires-in", type=int, metavar="SECONDS", help="the key stops working after this")
-    keys_list = keys_sub.add_parser("list", help="a tenant's live keys: id, prefix, scope, created, last used")
+    keys_list = command("list", "a tenant's live keys: id, prefix, scope, created, last used", keys.epilog, keys_sub)
     keys_list.add_argument("--tenant", required=True)
-    keys_revoke = keys_sub.add_parser("revoke", help="end a key at once, on every worker")
+    keys_revoke = command("revoke", "end a key at once, on every worker", keys.epilog, keys_sub)
     keys_revoke.add_argument("id")
-    keys_rotate = keys_sub.add_parser("rotate", help="a new key like this one; the old one works for --overlap s")
+    keys_rotate = command("rotate", "a new key like this one; the old one works for --overlap s", keys.epilog,
+                          keys_sub)
     keys_rotate.add_argument("id")
     keys_rotate.add_argument("--overlap", type=int, default=3600, metavar="SECONDS")
     worker = command("worker", "process incoming webhooks and deliver unified events", NEEDS_APP + " Run it beside "
@@ -364,9 +357,10 @@ def main(argv=None) -> int:
     for name, text in (("register", "register the receiver for the app's client id (once per deployment)"),
                        ("unregister", "remove the app's registrations of this service's receiver"),
                        ("list", "list the webhooks registered for the app's client id")):
-        one = hooks_sub.add_parser(name, help=text)
+        one = command(name, text, hooks.epilog, hooks_sub)
         one.add_argument("--integration", help="default: every integration whose webhooks are registered per app")
-    sync = hooks_sub.add_parser("sync", help="set up one account's webhooks again (register, or enable its license)")
+    sync = command("sync", "set up one account's webhooks again (register, or enable its license)", hooks.epilog,
+                   hooks_sub)
     sync.add_argument("account")
     events_listen.add_parser(sub)
     args = parser.parse_args(argv)

@@ -8,6 +8,9 @@ SIGTERM is a graceful stop: the listeners close, and each worker finishes the re
 (up to `graceful_timeout`, the same as the request timeout) before it exits. Metrics of every
 worker go to files in `PROMETHEUS_MULTIPROC_DIR` and `/metrics` adds them up; a dead worker's
 files are retired when gunicorn reaps it.
+
+On the shared embedded Valkey (no `REDIS_URL`) each worker also delivers webhooks in a greenlet, so one
+machine needs no separate `unified-ticketing worker` process.
 """
 from __future__ import annotations
 
@@ -44,8 +47,7 @@ class Server(BaseApplication):
 
 class AppLogger(Logger):
     """gunicorn's own lines (boot, worker exits, timeouts) in the app's format (JSON, or console lines in
-    development); no access log
-    (the app logs each request itself, without query strings)."""
+    development); no access log (the app logs each request itself, without query strings)."""
 
     def setup(self, cfg):
         super().setup(cfg)
@@ -99,12 +101,9 @@ def _deliver_webhooks(worker) -> None:
     """post_worker_init: a webhook worker greenlet beside the requests of this gunicorn worker (after fork, on
     its own app: one started in the master would be copied into every child). The workers of all processes
     share the work through Redis, so each event is delivered once; a delivery cut off by an exit is retried."""
-    import threading
+    from . import worker as webhooks
 
-    from .worker import Worker as WebhookWorker
-
-    threading.Thread(target=WebhookWorker(worker.wsgi, f"serve-{os.getpid()}").run, args=(threading.Event(),),
-                     daemon=True).start()
+    webhooks.start(worker.wsgi, f"serve-{os.getpid()}")
 
 
 def run(host: str, port: int, workers: int, timeout: int, overrides: dict | None = None,

@@ -155,3 +155,14 @@ class Worker:
             except Exception:
                 log.exception("worker loop error; continuing")
                 time.sleep(1)
+
+
+def start(app, name: str, threads: int = 1) -> tuple[threading.Event, list[threading.Thread]]:
+    """`threads` workers on `app` in daemon threads (greenlets under gevent): (the event that stops them, threads).
+    Any number of them, in one process or many, deliver each event once (consumer groups, per-subscription holds)."""
+    stop = threading.Event()
+    running = [threading.Thread(target=Worker(app, f"{name}-{i}").run, args=(stop,), daemon=True)
+               for i in range(threads)]
+    for thread in running:
+        thread.start()
+    return stop, running

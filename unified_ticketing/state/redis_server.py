@@ -77,8 +77,8 @@ class SharedValkey:
 
     def shutdown(self) -> None:
         """Stop the server after writing its append-only file; the next `redis_url()` starts it again."""
-        with contextlib.suppress(redis.ConnectionError):
-            redis.Redis.from_url(self.url, socket_timeout=10).shutdown()
+        with contextlib.suppress(redis.ConnectionError), redis.Redis.from_url(self.url, socket_timeout=10) as client:
+            client.shutdown()
 
 
 def data_dir() -> Path:
@@ -119,7 +119,8 @@ def private_redis_url() -> tuple[str, EmbeddedRedis | None]:
 
 def _answers(url: str) -> bool:
     try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2).ping())
+        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2) as client:
+            return bool(client.ping())
     except (redis.RedisError, OSError, ValueError):
         return False
 
