@@ -199,10 +199,10 @@ def cmd_dev(args) -> int:
     import requests
 
     from ..app import create_app
-    from ..cli import _start_delivery
     from ..http_server import serve_app
     from ..state.redis_server import advertise_stack, private_redis_url
     from ..state.tenants import create_api_key
+    from ..worker import start as start_workers
 
     if args.env:
         return _print_env()
@@ -230,7 +230,7 @@ def cmd_dev(args) -> int:
         for note in _register_app_webhooks(app, sandboxes):
             print(f"  {note}", flush=True)
         accounts = _connect_demo_accounts(service, api_key, credentials)
-        stop, threads = _start_delivery(app, "dev-worker", 2)  # what `unified-ticketing worker` does
+        stop, threads = start_workers(app, "dev-worker", 2)  # what `unified-ticketing worker` does
         workers.append(stop)
         print(f"Webhook worker: {len(threads)} threads in this process.", flush=True)
         print(f"Demo tenant 'demo' (API key {api_key}), with an integrated account on each sandbox:", flush=True)
