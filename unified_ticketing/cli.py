@@ -7,6 +7,7 @@ import signal
 import sys
 import time
 
+from . import events_listen
 from .sandbox import cli as sandboxes
 
 
@@ -361,6 +362,7 @@ def main(argv=None) -> int:
     sync = command("sync", "set up one account's webhooks again (register, or enable its license)", hooks.epilog,
                    hooks_sub)
     sync.add_argument("account")
+    events_listen.add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "serve" and not args.dev:
         # gevent workers (see production.py): patch before ssl, sockets and redis are imported, so that the
@@ -380,7 +382,8 @@ def main(argv=None) -> int:
     if args.command in REDIS_COMMANDS and not _use_redis(args):
         return 2
     commands = {**sandboxes.COMMANDS, "serve": cmd_serve, "api-keys": cmd_api_keys,
-                "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp}
+                "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp,
+                "events": events_listen.cmd_events}
     return commands[args.command](args)
 
 
