@@ -70,6 +70,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         admin,
         capabilities,
         connect,
+        connect_page,
         docs,
         export,
         health,
@@ -82,7 +83,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     limits.init_app(app)
 
-    for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, webhooks.bp, export.bp, capabilities.bp,
-               unified.bp, docs.bp, health.bp):
+    for bp in (admin.bp, integrated_accounts.bp, connect.bp, connect_page.bp, proxy.bp, webhooks.bp, export.bp,
+               capabilities.bp, unified.bp, docs.bp, health.bp):
         app.register_blueprint(bp)
     return app

@@ -104,6 +104,8 @@ class AuthStyle:
     fields: tuple[str, ...]
     headers: dict[str, Expression]
     optional: tuple[str, ...] = ()  # fields an account may be connected without
+    label: str | None = None  # the connect page's name for this way of connecting
+    form: dict = field(default_factory=dict)  # field -> {label, help, secret}: the connect page's inputs
 
 
 @dataclass(frozen=True)
@@ -278,14 +280,17 @@ def load_integration(folder: Path) -> Integration:
     auth_node = f.section(d, "auth", "auth", {"personal_access_token", "oauth2", "api_key"})
     auth = {}
     for kind, style in auth_node.items():
-        f.keys(style, f"auth.{kind}", {"fields", "headers", "optional"}, {"fields", "headers"})
+        f.keys(style, f"auth.{kind}", {"fields", "headers", "optional", "label", "form"}, {"fields", "headers"})
         optional = tuple(style.get("optional", ()))
+        form = f.section(style, "form", f"auth.{kind}.form", set(style["fields"])) if "form" in style else {}
         if set(optional) - set(style["fields"]):
             raise MappingError(f"{f.where(style, 'optional', f'auth.{kind}.optional')}: optional fields must be "
                                "among fields")
         auth[kind] = AuthStyle(tuple(style["fields"]),
                                {h: f.expr(style["headers"], h, f"auth.{kind}.headers.{h}") for h in style["headers"]},
-                               optional)
+                               optional, style.get("label"),
+                               {n: f.section(form, n, f"auth.{kind}.form.{n}", {"label", "help", "secret"})
+                                for n in form})
     method = str(req["method"]).upper()
     verify = parse_call(f, d, "verify_credentials", "verify_credentials", method, extra=frozenset({"on_error"}))
     verify_errors = _verify_errors(f, d["verify_credentials"])
