@@ -25,15 +25,26 @@ def history_key(account_id: str) -> str:
     return f"ut:{{acct:{account_id}}}:status-log"
 
 
+# Append, trim by count and by age, expire when quiet; unless the account was deleted meanwhile (a DELETE's
+# own entry is written after its response): never recreate a husk. KEYS: log, account.
+_RECORD = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 4))
+redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
 def record(r, account_id: str, entry: dict, max_entries: int, max_age: float) -> None:
     """Append one request's entry; `entry["upstream"]` is a list of calls. One round trip."""
-    now_ms = int(time.time() * 1000)
-    fields = {k: json.dumps(v) if isinstance(v, list) else "" if v is None else str(v) for k, v in entry.items()}
-    pipe = r.pipeline(transaction=False)
-    pipe.xadd(key(account_id), fields, maxlen=max_entries, approximate=True)
-    pipe.xtrim(key(account_id), minid=now_ms - int(max_age * 1000), approximate=True)
-    pipe.expire(key(account_id), int(max_age))
-    pipe.execute()
+    from .accounts import key as account_key
+
+    min_id = int(time.time() * 1000) - int(max_age * 1000)
+    fields = [x for k, v in entry.items() for x in (k, json.dumps(v) if isinstance(v, list) else
+                                                        "" if v is None else str(v))]
+    r.register_script(_RECORD)(keys=[key(account_id), account_key(account_id)],
+                               args=[max_entries, max(min_id, 0), max(int(max_age), 1), *fields])
 
 
 def status_changed(r, account_id: str, status: str) -> None:
