@@ -24,6 +24,7 @@ from .integrated_accounts import connect, engine_for
 bp = Blueprint("connect_page", __name__)
 FORM_AUTH = "oauth2"  # connected through the OAuth flow, never a form asking for tokens
 UNREACHABLE = {"upstream_unreachable", "upstream_timeout"}
+NOBODY = "'none'"
 
 
 class _Link:
@@ -43,7 +44,7 @@ class _Link:
         if not self.redirect_uri:
             return None
         parts = urlsplit(self.redirect_uri)
-        return f"{parts.scheme}://{parts.netloc}"
+        return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}".lower()  # no user:password@
 
 
 @bp.get("/connect")
@@ -156,6 +157,6 @@ def _headers(link: _Link | None) -> dict:
     may frame the page. The link token is in the URL: no Referer, no cache."""
     app = link.origin if link else None
     policy = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-              f"form-action 'self'{' ' + app if app else ''}; frame-ancestors {app or 'none'}")
+              f"form-action 'self'{' ' + app if app else ''}; frame-ancestors {app or NOBODY}")
     return {"Content-Security-Policy": policy, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff"}
