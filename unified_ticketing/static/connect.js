@@ -1,6 +1,7 @@
 // The connect page without this file works the same, but a framed page or popup would be redirected
 // in place; with it, such a page asks for an "embedded" answer and posts the account id to the app.
 (function () {
+  document.documentElement.classList.add("js");
   var embedded = window.parent !== window || !!window.opener;
   document.addEventListener("DOMContentLoaded", function () {
     if (embedded) {
