@@ -67,6 +67,8 @@ def test_a_link_shows_each_integration_with_oauth_or_a_form_from_its_integration
     assert "LiveChat" in page.said() and "Rocket.Chat" in page.said()
     oauth = [href for href in page.links if href.startswith("/connect/livechat?")]
     assert oauth and parse_qs(urlsplit(oauth[0]).query)["redirect_uri"] == [BACK]  # OAuth: the existing flow
+    authorize = requests.get(service + oauth[0], allow_redirects=False, timeout=30)
+    assert authorize.status_code == 302 and "code_challenge=" in authorize.headers["Location"]
     for field, kind in (("livechat-personal_access_token-account_id", "text"),
                         ("livechat-personal_access_token-token", "password"),
                         ("rocketchat-personal_access_token-server_url", "url"),
