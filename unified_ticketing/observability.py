@@ -161,7 +161,7 @@ def init_app(app: Flask) -> None:
 
 
 def _log_for_account(app: Flask, response, route: str, method: str) -> None:
-    """Write the request's entry in its account's log once the response is sent (one pipelined round trip)."""
+    """Write the request's entry in its account's log once the response is sent (one round trip: a script)."""
     from .state import account_logs
 
     account_id, calls, started, r = g.account_id, g.upstream_calls, g.started, app.extensions["unified"].redis

@@ -4,7 +4,7 @@ it made, and the account's status changes.
 An entry holds only what the service chose to note: times, the route template (never the path's
 ids or the query), statuses, error types, durations, the request id. Never a body, a header or a
 credential: there is no field for them. Retention is bounded by count (`XADD ... MAXLEN ~`) and by
-age (`XTRIM ... MINID ~`, and the key expires when the account goes quiet), all in one pipelined
+age (`XTRIM ... MINID ~`, and the key expires when the account goes quiet), all in one script: one
 round trip per request. Keys share the account's hash tag, so they live on its Redis Cluster slot.
 """
 from __future__ import annotations
