@@ -58,17 +58,17 @@ def forget(r, account_id: str) -> None:
 
 
 def page(r, account_id: str, *, before: str | None = None, after: str | None = None, since_ms: int | None = None,
-         until_ms: int | None = None, status: str | None = None, limit: int = 50,
-         scan: int = 1000) -> tuple[list[dict], bool]:
+         until_ms: int | None = None, status: str | None = None, limit: int = 50) -> tuple[list[dict], bool]:
     """(entries newest first, whether more lie beyond them): older than the stream id `before`, or newer
     than `after`, within [since_ms, until_ms], with a status matching `status` ("404", "4xx")."""
     low = f"({after}" if after else str(since_ms) if since_ms is not None else "-"
     high = f"({before}" if before else str(until_ms) if until_ms is not None else "+"
     found: list[dict] = []
+    scan = 200 if status else limit + 1  # a filter is applied here: read ahead in chunks
     while len(found) <= limit:
         chunk = r.xrange(key(account_id), low, high, count=scan) if after else \
             r.xrevrange(key(account_id), high, low, count=scan)
-        found += [e for e in map(_entry, chunk) if _matches(e["status"], status)]
+        found += [_entry(item) for item in chunk if _matches(item[1]["status"], status)]
         if len(chunk) < scan:
             break
         if after:
@@ -85,11 +85,8 @@ def history(r, account_id: str) -> list[dict]:
             for entry_id, fields in r.xrevrange(history_key(account_id), count=HISTORY_MAX)]
 
 
-def _matches(actual: int, wanted: str | None) -> bool:
-    if not wanted:
-        return True
-    text = str(actual)
-    return text == wanted or (wanted.endswith("xx") and text[0] == wanted[0])
+def _matches(actual: str, wanted: str | None) -> bool:
+    return not wanted or actual == wanted or (wanted.endswith("xx") and actual[0] == wanted[0])
 
 
 def _entry(item) -> dict:
