@@ -9,9 +9,10 @@
   credentials, `token=`-style query values and our key formats are masked wherever they appear.
   Request and message bodies are never logged; paths are logged without their query strings.
 - **Account logs**: a request that used an integrated account (`g.account_id`, set once the
-  caller is known to own it) leaves one entry in that account's log, written after the response
-  is sent (streamed answers included): route template, status, error type, duration, request id
-  and each upstream call's method, status, error type and duration. No bodies, headers or queries.
+  caller is known to own it) leaves one entry in that account's log: route template, status, error
+  type, duration, request id and each upstream call's method, status, error type and duration. No
+  bodies, headers or queries. Written as the response leaves (so a client's requests are logged in
+  their order and visible at once), or once a streamed response has ended (its calls included).
 - **Metrics**: module-level prometheus-client metrics. Under gunicorn each worker writes to files
   in `PROMETHEUS_MULTIPROC_DIR` (set by `unified-ticketing serve` before anything imports
   prometheus-client) and `/metrics` adds them up; elsewhere the process's own registry is served.
@@ -161,7 +162,7 @@ def init_app(app: Flask) -> None:
 
 
 def _log_for_account(app: Flask, response, route: str, method: str) -> None:
-    """Write the request's entry in its account's log once the response is sent (one round trip: a script)."""
+    """Write the request's entry in its account's log (one round trip: a script)."""
     from .state import account_logs
 
     account_id, calls, started, r = g.account_id, g.upstream_calls, g.started, app.extensions["unified"].redis
@@ -179,7 +180,10 @@ def _log_for_account(app: Flask, response, route: str, method: str) -> None:
         except redis.RedisError as err:
             access_log.warning("could not write account %s's log: %s", account_id, err)
 
-    response.call_on_close(write)
+    if response.is_streamed:  # an export or a download: its upstream calls are still to come
+        response.call_on_close(write)
+    else:
+        write()
 
 
 # --- logs --------------------------------------------------------------------------------------
