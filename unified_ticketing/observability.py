@@ -26,7 +26,6 @@ import sys
 import time
 import uuid
 
-import redis
 import structlog
 from flask import Flask, g, has_app_context, request
 from prometheus_client import (
@@ -163,12 +162,16 @@ def init_app(app: Flask) -> None:
 
 def _log_for_account(app: Flask, response, route: str, method: str) -> None:
     """Write the request's entry in its account's log (one round trip: a script)."""
+    import redis  # here, not at the top: `serve` imports this module before gevent patches ssl, which redis imports
+
     from .state import account_logs
 
     account_id, calls, started, r = g.account_id, g.upstream_calls, g.started, app.extensions["unified"].redis
     error_type = None
     if response.status_code >= 400 and response.is_json and not response.is_streamed:
-        error_type = ((response.get_json(silent=True) or {}).get("error") or {}).get("type")
+        body = response.get_json(silent=True)  # our error shape; a proxied answer is the helpdesk's own
+        err = body.get("error") if isinstance(body, dict) else None
+        error_type = err["type"][:64] if isinstance(err, dict) and isinstance(err.get("type"), str) else None
     route = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", route)  # as openapi.yaml writes it
     entry = {"request_id": request_id(), "method": method, "route": route, "status": response.status_code,
              "error_type": error_type}

@@ -71,6 +71,17 @@ def test_a_streamed_export_is_logged_with_every_upstream_call_it_made(service, s
     assert len(pages) > 1 and all(c["status"] == 200 for c in pages)  # the calls made while streaming
 
 
+def test_proxied_calls_are_logged_by_route_template(service, sandbox):
+    client = new_tenant(service, "logs-proxy")
+    account = connect_pat(client, sandbox, "3.5")
+    path = "/proxy/livechat/v3.5/agent/action/get_chat"
+    answered = client.request("POST", path, params={"integrated_account_id": account}, json={"chat_id": "nope"})
+    assert answered.status_code >= 400 and isinstance(answered.json()["error"], dict)  # LiveChat's own body
+    [entry] = logs(client, account)["result"]
+    assert entry["route"] == "/proxy/{integration}/{path}" and entry["status"] == answered.status_code
+    assert [c["method"] for c in entry["upstream"]] == ["proxy"]
+
+
 def test_log_filters_by_status_and_time(logged):
     client, account = logged
     assert [e["request_id"] for e in logs(client, account, status="4xx")["result"]] == ["log-get-2"]
