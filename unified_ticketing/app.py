@@ -67,9 +67,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     errors.init_app(app)
     observability.init_app(app)
     from .api import (
+        account_logs,
         admin,
         capabilities,
         connect,
+        connect_page,
         docs,
         export,
         health,
@@ -82,7 +84,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     limits.init_app(app)
 
-    for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, webhooks.bp, export.bp, capabilities.bp,
-               unified.bp, docs.bp, health.bp):
+    for bp in (admin.bp, integrated_accounts.bp, account_logs.bp, connect.bp, connect_page.bp, proxy.bp, webhooks.bp,
+               export.bp, capabilities.bp, unified.bp, docs.bp, health.bp):
         app.register_blueprint(bp)
     return app

@@ -30,6 +30,9 @@ def from_env() -> dict:
         # Seconds a Redis command may go unanswered before the request fails with a 503.
         "REDIS_TIMEOUT": float(env.get("UNIFIED_REDIS_TIMEOUT", "2")),
         "CURSOR_TTL": int(env.get("UNIFIED_CURSOR_TTL", str(24 * 3600))),
+        # Per-account logs (GET /integrated-accounts/<id>/logs): entries kept per account, and for how long.
+        "ACCOUNT_LOG_MAX": int(env.get("UNIFIED_ACCOUNT_LOG_MAX", "1000")),
+        "ACCOUNT_LOG_SECONDS": float(env.get("UNIFIED_ACCOUNT_LOG_SECONDS", str(7 * 24 * 3600))),
         "REFRESH_MARGIN": float(env.get("UNIFIED_REFRESH_MARGIN", "300")),
         "RATE_LIMIT_WAIT": float(env.get("UNIFIED_RATE_LIMIT_WAIT", "10")),
         "PUBLIC_URL": env.get("UNIFIED_PUBLIC_URL", "http://127.0.0.1:8000"),

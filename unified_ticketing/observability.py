@@ -8,6 +8,11 @@
   Every value passes through `redact`: known secret fields are dropped and bearer/basic
   credentials, `token=`-style query values and our key formats are masked wherever they appear.
   Request and message bodies are never logged; paths are logged without their query strings.
+- **Account logs**: a request that used an integrated account (`g.account_id`, set once the
+  caller is known to own it) leaves one entry in that account's log: route template, status, error
+  type, duration, request id and each upstream call's method, status, error type and duration. No
+  bodies, headers or queries. Written as the response leaves (so a client's requests are logged in
+  their order and visible at once), or once a streamed response has ended (its calls included).
 - **Metrics**: module-level prometheus-client metrics. Under gunicorn each worker writes to files
   in `PROMETHEUS_MULTIPROC_DIR` (set by `unified-ticketing serve` before anything imports
   prometheus-client) and `/metrics` adds them up; elsewhere the process's own registry is served.
@@ -22,7 +27,7 @@ import time
 import uuid
 
 import structlog
-from flask import Flask, g, request
+from flask import Flask, g, has_app_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -81,12 +86,18 @@ def metrics_page() -> tuple[bytes, str]:
 
 
 def upstream_call(integration: str, method: str, error_type: str | None, started: float,
-                  known: frozenset | set = frozenset()) -> None:
-    """Count one helpdesk call. The error type is a label only when the integration file declares it
-    (`known`) or it is one of ours: a helpdesk's own text would grow the series without bound."""
+                  known: frozenset | set = frozenset(), status: int | None = None) -> None:
+    """Count one helpdesk call (and note it for the request's account log). The error type is a label
+    only when the integration file declares it (`known`) or it is one of ours: a helpdesk's own text
+    would grow the series without bound. `status`: the helpdesk's HTTP status, when it answered."""
     label = "none" if error_type is None else error_type if error_type in known else "other"
+    elapsed = time.perf_counter() - started
     UPSTREAM_CALLS.labels(integration, method, label).inc()
-    UPSTREAM_LATENCY.labels(integration, method).observe(time.perf_counter() - started)
+    UPSTREAM_LATENCY.labels(integration, method).observe(elapsed)
+    calls = g.get("upstream_calls") if has_app_context() else None
+    if calls is not None:
+        calls.append({"method": method, "status": status, "error_type": error_type and str(error_type)[:64],
+                      "duration_ms": round(elapsed * 1000, 1)})
 
 
 # --- request ids -------------------------------------------------------------------------------
@@ -122,6 +133,7 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def start_request():
         g.started = time.perf_counter()
+        g.upstream_calls = []
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=_incoming_id())
 
@@ -139,11 +151,42 @@ def init_app(app: Flask) -> None:
             access_log.info("request", extra={
                 "method": request.method, "path": request.path, "route": route, "status": response.status_code,
                 "duration_ms": round(elapsed * 1000, 1), "integration": integration, "tenant": g.get("tenant")})
+        if g.get("account_id"):
+            _log_for_account(app, response, route, method)
         return response
 
     @app.teardown_request
     def forget_request(_exc):
         structlog.contextvars.clear_contextvars()
+
+
+def _log_for_account(app: Flask, response, route: str, method: str) -> None:
+    """Write the request's entry in its account's log (one round trip: a script)."""
+    import redis  # here, not at the top: `serve` imports this module before gevent patches ssl, which redis imports
+
+    from .state import account_logs
+
+    account_id, calls, started, r = g.account_id, g.upstream_calls, g.started, app.extensions["unified"].redis
+    error_type = None
+    if response.status_code >= 400 and response.is_json and not response.is_streamed:
+        body = response.get_json(silent=True)  # our error shape; a proxied answer is the helpdesk's own
+        err = body.get("error") if isinstance(body, dict) else None
+        error_type = err["type"][:64] if isinstance(err, dict) and isinstance(err.get("type"), str) else None
+    route = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", route)  # as openapi.yaml writes it
+    entry = {"request_id": request_id(), "method": method, "route": route, "status": response.status_code,
+             "error_type": error_type}
+
+    def write():
+        entry.update(duration_ms=round((time.perf_counter() - started) * 1000, 1), upstream=calls)
+        try:
+            account_logs.record(r, account_id, entry, app.config["ACCOUNT_LOG_MAX"], app.config["ACCOUNT_LOG_SECONDS"])
+        except redis.RedisError as err:
+            access_log.warning("could not write account %s's log: %s", account_id, err)
+
+    if response.is_streamed:  # an export or a download: its upstream calls are still to come
+        response.call_on_close(write)
+    else:
+        write()
 
 
 # --- logs --------------------------------------------------------------------------------------

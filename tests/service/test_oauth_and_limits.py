@@ -101,7 +101,8 @@ def test_oauth_connect_creates_a_working_account_and_state_is_single_use(oauth_s
 def test_link_token_lets_an_end_user_connect_without_the_api_key(oauth_service):
     client = new_tenant(oauth_service, "link-co")
     link = client.post("/link-tokens", json={"integration": "livechat"}).json()
-    account, _ = connect_via_oauth(client, link=link["url"])
+    assert link["url"].startswith(f"{oauth_service}/connect?link_token=")  # the connect page; OAuth from there
+    account, _ = connect_via_oauth(client, link=f"{oauth_service}/connect/livechat?link_token={link['link_token']}")
     assert account in [a["id"] for a in client.get("/integrated-accounts").json()["result"]]
     tampered = link["url"][:-3] + "abc"
     assert requests.get(tampered + "&redirect_uri=https://a.example/", allow_redirects=False,

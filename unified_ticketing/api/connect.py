@@ -2,7 +2,8 @@
 PKCE); `/oauth/<integration>/callback` exchanges the code and creates the integrated account.
 
 A tenant starts the flow with its API key, or hands its end user a short-lived signed link made
-by `POST /link-tokens` (so the API key never reaches a browser).
+by `POST /link-tokens` (so the API key never reaches a browser): the link opens the connect page
+(`connect_page.py`), which offers this flow and a form for token credentials.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def _sign_link(payload: dict) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "." + sig
 
 
-def _open_link(token: str) -> dict:
+def open_link(token: str) -> dict:
     try:
         body, sig = token.rsplit(".", 1)
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
@@ -47,7 +48,7 @@ def _open_link(token: str) -> dict:
     return data
 
 
-def _redirect_uri(value: str | None) -> str:
+def checked_redirect(value: str | None) -> str:
     """Checked here, before the flow starts: a URL the callback could not redirect to (CRLF, spaces, a bad
     host) would fail only after the account was created."""
     value = value or ""
@@ -65,28 +66,35 @@ def create_link_token():
     tenant = require_tenant()
     unlimited_key("connect new accounts")
     body = load_body(LinkTokenCreate())
-    integration = engine_for(body["integration"]).integration
-    if integration.oauth is None:
-        raise bad_request(f"{integration.title} does not connect through OAuth, so a link has nothing to open; "
-                          "connect its accounts with POST /integrated-accounts and their credentials", "integration")
+    if body.get("integration"):
+        engine_for(body["integration"])  # a 400 naming the known ones
     expires = int(time.time()) + body.get("expires_in", LINK_TTL)
-    token = _sign_link({"t": tenant, "i": body["integration"], "exp": expires})
-    url = f"{current_app.config['PUBLIC_URL']}/connect/{body['integration']}?" + urlencode({"link_token": token})
+    payload = {"t": tenant, "i": body.get("integration"), "exp": expires}
+    if body.get("redirect_uri"):
+        payload["r"] = checked_redirect(body["redirect_uri"])
+    token = _sign_link(payload)
+    url = f"{current_app.config['PUBLIC_URL']}/connect?" + urlencode({"link_token": token})
     expires_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires))
     return {"link_token": token, "url": url, "expires_at": expires_at}, 201
+
+
+def link_integrations(link: dict) -> list[str]:
+    """The integrations a link lets its holder connect: the one it names, or every one."""
+    return [link["i"]] if link.get("i") else sorted(services().engines)
 
 
 @bp.get("/connect/<integration>")
 def start(integration: str):
     if request.args.get("link_token"):
-        link = _open_link(request.args["link_token"])
-        if link["i"] != integration:
+        link = open_link(request.args["link_token"])
+        if link.get("i") and link["i"] != integration:
             raise bad_request(f"this link is for {link['i']}, not {integration}", "link_token")
-        tenant = link["t"]
+        tenant, redirect_to = link["t"], link.get("r")
     else:
         tenant = require_tenant()
         unlimited_key("connect new accounts")
         writing_key("connect accounts")  # a GET that ends in a new account
+        redirect_to = None
     engine = engine_for(integration)
     oauth = engine.integration.oauth
     if oauth is None:
@@ -102,8 +110,9 @@ def start(integration: str):
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
     state = oauth_flows.begin(services().redis, {
-        "tenant": tenant, "integration": integration, "redirect_uri": _redirect_uri(request.args.get("redirect_uri")),
-        "verifier": verifier, "api_version": version, "client_state": request.args.get("state")})
+        "tenant": tenant, "integration": integration,
+        "redirect_uri": checked_redirect(redirect_to or request.args.get("redirect_uri")), "verifier": verifier,
+        "api_version": version, "client_state": request.args.get("state")})
     query = {"response_type": "code", "client_id": engine.upstream.client_id, "redirect_uri": _callback(integration),
              "state": state, "code_challenge": challenge, "code_challenge_method": "S256"}
     return redirect(f"{engine.upstream.accounts_url}{oauth.authorize_path}?{urlencode(query)}")
@@ -121,7 +130,7 @@ def callback(integration: str):
                           "state")
     back = {"state": flow["client_state"]} if flow.get("client_state") else {}
     if request.args.get("error"):
-        return redirect(_with(flow["redirect_uri"], {**back, "error": request.args["error"]}))
+        return redirect(with_params(flow["redirect_uri"], {**back, "error": request.args["error"]}))
     code = request.args.get("code")
     if not code:
         raise bad_request("code is missing from the callback", "code")
@@ -133,8 +142,8 @@ def callback(integration: str):
     license_field = engine.integration.oauth.license_field
     info = {"license": answer[license_field]} if license_field and answer.get(license_field) else {}
     account = connect(flow["tenant"], engine, flow["api_version"], "oauth2", creds, info)
-    return redirect(_with(flow["redirect_uri"], {**back, "integrated_account_id": account["id"]}))
+    return redirect(with_params(flow["redirect_uri"], {**back, "integrated_account_id": account["id"]}))
 
 
-def _with(url: str, params: dict) -> str:
+def with_params(url: str, params: dict) -> str:
     return url + ("&" if "?" in url else "?") + urlencode(params)

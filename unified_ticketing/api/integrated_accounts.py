@@ -153,7 +153,7 @@ def owned_account(account_id: str, tenant: str) -> dict:
     record = accounts.get(services().redis, account_id)
     if record is None or record["tenant"] != tenant or not key_reaches(account_id):
         raise not_found(f"No integrated account '{account_id}'")
-    g.integration = record["integration"]  # for metrics and logs
+    g.integration, g.account_id = record["integration"], account_id  # for metrics and logs (and the account's)
     return record
 
 

@@ -117,14 +117,21 @@ class AuthStyle:
     headers: dict[str, Expression]
     optional: tuple[str, ...] = ()  # fields an account may be connected without
     refreshes: bool = False  # an OAuth token, refreshed through the integration's `oauth` section
+    label: str | None = None  # the connect page's name for this way of connecting
+    form: dict = field(default_factory=dict)  # field -> {label, help, secret}: the connect page's inputs
 
 
 def _static_auth(f, node: dict, label: str, d: dict) -> AuthStyle:
     optional = tuple(node.get("optional", ()))
     if set(optional) - set(node["fields"]):
         raise MappingError(f"{f.where(node, 'optional', label + '.optional')}: optional fields must be among fields")
+    form = node.get("form") or {}
+    if set(form) - set(node["fields"]):
+        raise MappingError(f"{f.where(node, 'form', label + '.form')}: form fields must be among fields "
+                           f"({', '.join(node['fields'])})")
     return AuthStyle(tuple(node["fields"]), {h: f.expr(node["headers"], h, f"{label}.headers.{h}")
-                                             for h in node["headers"]}, optional)
+                                             for h in node["headers"]}, optional,
+                     label=node.get("label"), form={n: dict(spec) for n, spec in form.items()})
 
 
 def _oauth_auth(f, node: dict, label: str, d: dict) -> AuthStyle:

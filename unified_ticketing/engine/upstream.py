@@ -215,7 +215,7 @@ class Upstream:
             err = self._error(action, resp, data)
             observability.upstream_call(self.integration.name, state["metric"],
                                         err and ((err.remote or {}).get("type") or err.type), started,
-                                        errors.statuses.keys() | {err.type} if err else ())
+                                        errors.statuses.keys() | {err.type} if err else (), resp.status_code)
             if err is None:
                 self._note_credentials(account_id, state, rejected=False)
                 return resp, data

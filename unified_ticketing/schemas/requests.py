@@ -68,8 +68,9 @@ class LinkTokenCreate(Schema):
     class Meta:
         unknown = RAISE
 
-    integration = fields.String(required=True)
+    integration = fields.String()  # absent: every integration
     expires_in = fields.Integer(validate=validate.Range(min=60, max=7 * 24 * 3600))
+    redirect_uri = fields.String()  # where the connect page sends the user back (signed into the link)
 
 
 class SubscriptionCreate(Schema):

@@ -9,6 +9,8 @@ import json
 import time
 import uuid
 
+from . import account_logs
+
 
 def key(account_id: str) -> str:
     return f"ut:{{acct:{account_id}}}:account"
@@ -24,6 +26,7 @@ def create(r, fernet, tenant: str, integration: str, api_version: str, credentia
     }
     r.hset(key(account_id), mapping=record)
     r.sadd(f"ut:tenant:{tenant}:accounts", account_id)
+    account_logs.status_changed(r, account_id, "connected")
     return public(record)
 
 
@@ -41,7 +44,7 @@ def list_for(r, tenant: str) -> list[dict]:
 
 
 def delete(r, account: dict) -> None:
-    r.delete(key(account["id"]))
+    r.delete(key(account["id"]), account_logs.key(account["id"]), account_logs.history_key(account["id"]))
     r.srem(f"ut:tenant:{account['tenant']}:accounts", account["id"])
 
 
@@ -66,7 +69,8 @@ return -1
 
 def set_status(r, account_id: str, status: str) -> None:
     """Set an account's status, unless the account was deleted meanwhile (never recreate a husk)."""
-    r.eval(_SET_STATUS, 1, key(account_id), status)
+    if r.eval(_SET_STATUS, 1, key(account_id), status) != -1:
+        account_logs.status_changed(r, account_id, status)
 
 
 _SET_INFO = """

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from .. import observability
 from ..errors import ApiError
-from . import accounts
+from . import account_logs, accounts
 
 # KEYS[1] account hash; ARGV expected revision, new encrypted credentials, new status.
 _SAVE = """
@@ -106,6 +106,7 @@ class TokenKeeper:
             if latest.get("rev", "0") != rev:
                 return latest_creds
             self._save(keys=[accounts.key(account_id)], args=[rev, record["credentials"], "needs_reauth"])
+            account_logs.status_changed(self.r, account_id, "needs_reauth")
             raise reconnect_error(account_id) from None
         except ApiError:
             observability.TOKEN_REFRESHES.labels("failed").inc()
