@@ -29,7 +29,7 @@ def export():
     since = parse_datetime(request.args["since"], "since") if "since" in request.args else None
     with_comments = parse_bool(request.args, "with_comments", True)
     remote = parse_bool(request.args, "include_remote_data", False)
-    engine = svc.engines[record["integration"]]
+    engine = svc.engine_for(record)
     account = account_from(record, accounts.credentials(svc.fernet, record))
     pages = export_tickets(engine, account, since=since, with_comments=with_comments, include_remote_data=remote)
     return Response(stream_with_context(ndjson(records) for records, _ in pages), mimetype="application/x-ndjson")

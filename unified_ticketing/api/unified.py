@@ -29,7 +29,7 @@ def _context(resource: str):
         raise bad_request("integrated_account_id is required", "integrated_account_id")
     record = owned_account(account_id, tenant)
     svc = services()
-    engine = svc.engines[record["integration"]]
+    engine = svc.engine_for(record)
     account = account_from(record, accounts.credentials(svc.fernet, record))
     fmt = request.args.get("format", "unified")
     if fmt not in ("unified", "raw"):
@@ -56,6 +56,8 @@ def list_records(resource: str):
         limit, filters = 0, {}
     else:
         limit, filters = parse_limit(request.args), parse_filters(op, request.args)
+        if engine.overrides is not None and resource in engine.overrides.filters:  # a mapping override's
+            filters = {**parse_filters(op, engine.overrides.filters[resource]), **filters}
     return engine.list(account, op, limit, filters, cursor, options)
 
 
@@ -91,6 +93,8 @@ def _write(resource: str, method: str, record_id: str | None):
         payload, uploads = _multipart(schema, op.file_size_limit_bytes, engine.integration.title)
     else:
         payload, uploads = load_body(schema), {}
+    if engine.overrides is not None:
+        payload = engine.overrides.input(resource, method, payload)
     status = 201 if method == "create" else 200
     complete_identity(engine, account)
 
