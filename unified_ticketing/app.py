@@ -9,6 +9,7 @@ from flask import Flask
 
 from . import config as settings
 from . import errors, observability
+from .engine.custom_fields import load as load_custom_fields
 from .engine.events import load_events
 from .engine.executor import Engine
 from .engine.loader import load_all
@@ -31,6 +32,7 @@ class Services:
     embedded_redis: object = None
     probe: redis.Redis | None = None  # /readyz's client: answers within a probe's timeout even if Redis freezes
     overrides: Resolver | None = None  # each worker's compiled mapping overrides
+    custom_fields: dict = field(default_factory=dict)  # integration -> {(resource, version): sources}
 
     def key_for(self, api_key: str) -> tenants.ApiKey | None:
         return tenants.key_for(self.redis, api_key)
@@ -71,6 +73,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         events = load_events(Path(app.config["MAPPINGS_DIR"]) / name, integration.http_method)
         if events is not None:
             svc.events[name] = events
+        svc.custom_fields[name] = load_custom_fields(Path(app.config["MAPPINGS_DIR"]) / name, integration.versions,
+                                                     integration.http_method)
     app.extensions["unified"] = svc
 
     errors.init_app(app)
@@ -79,6 +83,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         admin,
         capabilities,
         connect,
+        custom_fields,
         docs,
         export,
         health,
@@ -93,6 +98,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     limits.init_app(app)
 
     for bp in (admin.bp, integrated_accounts.bp, connect.bp, proxy.bp, webhooks.bp, export.bp, capabilities.bp,
-               unified.bp, mapping_overrides.bp, docs.bp, health.bp):
+               custom_fields.bp, unified.bp, mapping_overrides.bp, docs.bp, health.bp):
         app.register_blueprint(bp)
     return app
