@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from tests.conftest import ADMIN_TOKEN, ServiceClient, connect_pat, connect_rocketchat, error, lc_call, new_tenant
+from tests.service.test_webhooks_rocketchat import new_visitor, rc_hooks, stack  # noqa: F401  (fixtures)
 
 _names = itertools.count()
 
@@ -293,3 +294,50 @@ def test_rocketchat_contact_create_input_and_list_filter(service, rc_writable):
     ok(put(client, "tenant/rocketchat/tickets/list", {"filters": {"status": "open"}}))
     page = ok(client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=20))["result"]
     assert page and {t["status"] for t in page} == {"open"}
+
+
+# --- custom fields ---------------------------------------------------------------------------------------
+def test_custom_fields_are_discoverable_on_both_helpdesks(service, sandbox, rc_sandbox):
+    client, account = tenant_on(service, sandbox)
+    found = ok(client.get("/unified/ticketing/fields", integrated_account_id=account, resource="contacts"))
+    by_name = {f["name"]: f for f in found["result"]}
+    assert {"plan", "company"} <= set(by_name)  # the seeded customers' session fields
+    assert by_name["plan"]["source"] == "session_fields" and by_name["plan"]["type"] == "string"
+    # the suggested expression is a valid override that reads the field
+    ok(put(client, f"account/{account}/contacts/read", {"fields": {"custom_fields.p": by_name["plan"]["expression"]}}))
+    for contact in contacts(client, account):
+        assert contact["custom_fields"].get("p") == plan_of(contact)
+    tickets = ok(client.get("/unified/ticketing/fields", integrated_account_id=account, resource="tickets"))
+    assert [(f["label"], f["type"], f["source"]) for f in tickets["result"]] == [
+        ("What are you looking for?", "string", "prechat_form"), ("Country", "enum", "prechat_form")]
+    assert tickets["result"][1]["options"] == ["USA", "UK"]
+
+    rc = connect_rocketchat(client, rc_sandbox)
+    rc_tickets = ok(client.get("/unified/ticketing/fields", integrated_account_id=rc, resource="tickets"))["result"]
+    assert [(f["name"], f["label"], f["expression"]) for f in rc_tickets] == [
+        ("orderId", "Order ID", "livechatData.`orderId`")]
+    rc_contacts = ok(client.get("/unified/ticketing/fields", integrated_account_id=rc, resource="contacts"))["result"]
+    assert [(f["name"], f["type"], f["options"]) for f in rc_contacts] == [
+        ("plan", "enum", ["starter", "team", "business"])]
+    error(client.get("/unified/ticketing/fields", integrated_account_id=rc, resource="users"), 400, "resource")
+    error(client.get("/unified/ticketing/fields", resource="tickets"), 400, "integrated_account_id")
+    other, _ = tenant_on(service, sandbox)
+    error(other.get("/unified/ticketing/fields", integrated_account_id=rc, resource="tickets"), 404)
+
+
+# --- webhook events ----------------------------------------------------------------------------------------
+def test_webhook_events_carry_the_overridden_record(stack):  # noqa: F811
+    sandbox, receiver, client = stack["sandbox"], stack["receiver"], stack["client"]
+    account = connect_rocketchat(client, sandbox)
+    ok(put(client, f"account/{account}/tickets/read", {"fields": {
+        "priority": "'vip'", "custom_fields.visitor_token": "v.token"}}))
+    new_visitor(sandbox, "override-token")
+    room = requests.get(f"{sandbox.base_url}/api/v1/livechat/room", params={"token": "override-token"},
+                        timeout=10).json()["room"]
+    requests.post(f"{sandbox.base_url}/api/v1/livechat/message", timeout=10,
+                  json={"token": "override-token", "rid": room["_id"], "msg": "Hello?"})
+    events = receiver.wait_for(lambda ev: any(e["event"] == "ticket:created" for e in ev))
+    ticket = next(e for e in events if e["event"] == "ticket:created")["payload"]
+    assert (ticket["id"], ticket["priority"], ticket["custom_fields"]) == (
+        room["_id"], "vip", {"visitor_token": "override-token"})
+    assert "priority" not in ticket["remote_data"]  # the raw helpdesk object, untouched
