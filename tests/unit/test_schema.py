@@ -14,7 +14,7 @@ from unified_ticketing.config import DEFAULT_MAPPINGS
 from unified_ticketing.engine import mapping_schema
 from unified_ticketing.engine.events import load_events
 from unified_ticketing.engine.expressions import MappingError
-from unified_ticketing.engine.loader import load_all
+from unified_ticketing.engine.loader import load_integration
 
 SHIPPED = sorted(DEFAULT_MAPPINGS.glob("*/*.yaml"))
 SCHEMA_LINE = "# yaml-language-server: $schema="
@@ -29,7 +29,8 @@ def kind_of(path: Path) -> str:
 
 
 def broken(tmp_path: Path, file: str, old: str, new: str) -> str:
-    """Copy the shipped mappings, replace `old` (which must be there) with `new` in `file`; the load error."""
+    """Copy the shipped mappings, replace `old` (which must be there) with `new` in `file` (`<helpdesk>/...`);
+    the error loading that helpdesk."""
     root = tmp_path / "mappings"
     shutil.copytree(DEFAULT_MAPPINGS, root)
     path = root / file
@@ -37,14 +38,13 @@ def broken(tmp_path: Path, file: str, old: str, new: str) -> str:
     assert old in text, f"{old!r} not in {file}"
     path.write_text(text.replace(old, new, 1))
     with pytest.raises(MappingError) as exc:
-        load(root)
+        load(root / file.split("/")[0])
     return str(exc.value)
 
 
-def load(root: Path) -> None:
-    """Everything start-up loads: every integration, and its events."""
-    for name, integration in load_all(root).items():
-        load_events(root / name, integration.http_method)
+def load(folder: Path) -> None:
+    """What start-up loads of one helpdesk: its integration and its events."""
+    load_events(folder, load_integration(folder).http_method)
 
 
 def test_the_schema_is_valid_draft_2020_12():
