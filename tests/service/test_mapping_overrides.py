@@ -10,7 +10,17 @@ import json
 import pytest
 import requests
 
-from tests.conftest import ADMIN_TOKEN, ServiceClient, connect_pat, connect_rocketchat, error, lc_call, new_tenant
+from tests.conftest import (
+    ADMIN_TOKEN,
+    ServiceClient,
+    connect_pat,
+    connect_rocketchat,
+    error,
+    lc_call,
+    new_tenant,
+    running_service,
+    service_overrides,
+)
 from tests.service.test_webhooks_rocketchat import new_visitor, rc_hooks, stack  # noqa: F401  (fixtures)
 
 _names = itertools.count()
@@ -103,6 +113,21 @@ def test_an_override_reaches_lists_and_the_export(service, sandbox):
     assert [t["custom_fields"] for t in page] == [t["custom_fields"] for t in exported[:len(page)]]
 
 
+def test_a_change_reaches_every_worker_on_its_next_request(sandbox, redis_server_url):
+    """Two apps on one Redis stand for two workers: each keeps its own compiled overrides."""
+    config = service_overrides(sandbox, redis_server_url)
+    with running_service(config) as (_, first), running_service(config) as (_, second):
+        client, account = tenant_on(first, sandbox)
+        there = ServiceClient(second, client.api_key)
+        slot = f"account/{account}/contacts/read"
+        for version, value in ((1, "one"), (2, "two")):
+            assert ok(put(client, slot, {"fields": {"custom_fields.v": f"'{value}'"}}))["version"] == version
+            assert {c["custom_fields"]["v"] for c in contacts(there, account)} == {value}
+            assert {c["custom_fields"]["v"] for c in contacts(client, account)} == {value}
+        ok(there.delete(f"/mapping-overrides/{slot}"))
+        assert all("v" not in c["custom_fields"] for c in contacts(client, account))
+
+
 # --- validation ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fields, param, words", [
     ({"custom_fields.plan": "session_fields[plan"}, "fields.custom_fields.plan", ["position 19"]),
@@ -170,6 +195,7 @@ def test_every_change_is_a_version_that_can_be_rolled_back(service, sandbox):
         ("account", "contacts", "read", 4)]
     error(client.post(f"/mapping-overrides/{slot}/rollback", json={"version": 9}), 404)
     error(client.post(f"/mapping-overrides/{slot}/rollback", json={"version": "1"}), 400, "version")
+    error(client.post(f"/mapping-overrides/{slot}/rollback", json={"version": 2 ** 70}), 400, "version")
 
 
 # --- preview ---------------------------------------------------------------------------------------------

@@ -60,3 +60,8 @@ def test_record_variables_are_allowed_and_inputs_read_the_body():
     assert apply_edits(ov.edits, None, body, body, {}) == {"name": "Ada", "custom_fields": {"plan": "gold"}}
     with pytest.raises(Invalid):
         compile_override("users", "update", {"inputs": {"name": "name"}})
+
+
+def test_an_input_edit_without_a_value_leaves_the_field_out():
+    ov = compile_override("contacts", "update", {"inputs": {"name": None, "avatar_url": "missing"}})
+    assert apply_edits(ov.edits, None, {"name": "Ada"}, {"name": "Ada"}, {}) == {}

@@ -156,7 +156,7 @@ def versions(scope, target, resource, method):
 def rollback(scope, target, resource, method):
     s = _Slot(scope, target, resource, method)
     version = _body().get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version < 2 ** 31:
         raise bad_request("version: the version number to roll back to (an integer from 1)", "version")
     old = store.version_of(services().redis, s.tenant, s.name, version)
     if old is None:
@@ -201,7 +201,13 @@ def preview(scope, target, resource, method):
             raise bad_request(f"sample: a {engine.integration.title} object, as remote_data shows it", "sample")
         op = engine.integration.operation(resource, "get", account.version) or \
             engine.operation(resource, "list", account.version)
-        engine._record(op, sample, {"version": account.version, "base_url": engine._base_url(account)})
+        try:
+            engine._record(op, sample, {"version": account.version, "base_url": engine._base_url(account)})
+        except ApiError as err:
+            if err.type != "mapping_error":
+                raise
+            raise bad_request(f"sample: the shipped mapping cannot read it ({err.message}); send an object as "
+                              "remote_data shows it", "sample") from None
     elif "record_id" in body:
         engine.get(account, resource, str(body["record_id"]), options)
     else:

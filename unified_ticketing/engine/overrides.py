@@ -173,10 +173,15 @@ def apply_edits(edits: tuple[FieldEdit, ...], resource: str | None, data, target
                     custom.pop(edit.custom, None)
                 else:
                     custom[edit.custom] = value
+            elif dump is None:  # a write body: a field without a value is left out
+                if value is None:
+                    out.pop(edit.key, None)
+                else:
+                    out[edit.key] = value
             elif edit.expr is None:
                 out[edit.key] = edit.empty
             else:
-                out[edit.key] = dump({edit.key: value}).get(edit.key) if dump else value
+                out[edit.key] = dump({edit.key: value}).get(edit.key)
         except (ExpressionFailed, ValueError, TypeError, AttributeError) as exc:
             raise OverrideFailed(edit.key, f"{edit.key} ({edit.origin}): {exc}") from None
     return out
