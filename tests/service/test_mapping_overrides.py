@@ -367,3 +367,17 @@ def test_webhook_events_carry_the_overridden_record(stack):  # noqa: F811
     assert (ticket["id"], ticket["priority"], ticket["custom_fields"]) == (
         room["_id"], "vip", {"visitor_token": "override-token"})
     assert "priority" not in ticket["remote_data"]  # the raw helpdesk object, untouched
+
+
+def test_filters_after_mapping_see_the_overridden_record_and_a_failing_override_names_itself(service, sandbox):
+    client, account = tenant_on(service, sandbox)
+    ok(put(client, f"account/{account}/tickets/read", {"fields": {"status": "'closed'"}}))
+    assert ok(client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=25,
+                         status="open"))["result"] == []
+    closed = ok(client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=25, status="closed"))
+    assert len(closed["result"]) > 0
+    ok(put(client, f"account/{account}/tickets/read", {"fields": {"custom_fields.n": "$number(id)"}}))
+    err = error(client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=5), 502)
+    assert err["type"] == "override_error" and "custom_fields.n" in err["message"] and "v2" in err["message"]
+    ok(client.post(f"/mapping-overrides/account/{account}/tickets/read/rollback", json={"version": 1}))
+    assert ok(client.get("/unified/ticketing/tickets", integrated_account_id=account, limit=5))["result"]
