@@ -9,9 +9,11 @@ from flask import Flask
 
 from . import config as settings
 from . import errors, observability
+from .engine.custom_fields import load as load_custom_fields
 from .engine.events import load_events
 from .engine.executor import Engine
 from .engine.loader import load_all
+from .engine.overrides import Resolver
 from .engine.upstream import Upstream
 from .jsonio import OrjsonProvider
 from .state import secrets, tenants
@@ -29,9 +31,17 @@ class Services:
     events: dict = field(default_factory=dict)  # integration -> EventMapping
     embedded_redis: object = None
     probe: redis.Redis | None = None  # /readyz's client: answers within a probe's timeout even if Redis freezes
+    overrides: Resolver | None = None  # each worker's compiled mapping overrides
+    custom_fields: dict = field(default_factory=dict)  # integration -> {(resource, version): sources}
 
     def key_for(self, api_key: str) -> tenants.ApiKey | None:
         return tenants.key_for(self.redis, api_key)
+
+    def engine_for(self, account: dict) -> Engine:
+        """The engine of a stored account's helpdesk, with the account's mapping overrides."""
+        engine = self.engines[account["integration"]]
+        return engine.with_overrides(self.overrides.for_account(account["tenant"], account["integration"],
+                                                                account["id"]))
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -52,7 +62,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     secret = app.config["SECRET_KEY"]
     traversals = Traversals(client, secrets.signer(secret), app.config["CURSOR_TTL"])
     svc = Services(redis=client, fernet=secrets.fernet(secret), traversals=traversals, embedded_redis=embedded,
-                   probe=connect_redis(url, cluster=app.config["REDIS_CLUSTER"], timeout=0.5, retries=0))
+                   probe=connect_redis(url, cluster=app.config["REDIS_CLUSTER"], timeout=0.5, retries=0),
+                   overrides=Resolver(client))
     for name, integration in load_all(app.config["MAPPINGS_DIR"]).items():
         upstream = Upstream(integration, app.config["UPSTREAM_ENV"], app.config["UPSTREAM_TIMEOUT"],
                             app.config["UPSTREAM_VERIFY_TLS"], redis=client, fernet=svc.fernet,
@@ -62,6 +73,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         events = load_events(Path(app.config["MAPPINGS_DIR"]) / name, integration.http_method)
         if events is not None:
             svc.events[name] = events
+        svc.custom_fields[name] = load_custom_fields(Path(app.config["MAPPINGS_DIR"]) / name, integration.versions,
+                                                     integration.http_method)
     app.extensions["unified"] = svc
 
     errors.init_app(app)
@@ -72,11 +85,13 @@ def create_app(overrides: dict | None = None) -> Flask:
         capabilities,
         connect,
         connect_page,
+        custom_fields,
         docs,
         export,
         health,
         integrated_accounts,
         limits,
+        mapping_overrides,
         proxy,
         unified,
         webhooks,
@@ -85,6 +100,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     limits.init_app(app)
 
     for bp in (admin.bp, integrated_accounts.bp, account_logs.bp, connect.bp, connect_page.bp, proxy.bp, webhooks.bp,
-               export.bp, capabilities.bp, unified.bp, docs.bp, health.bp):
+               export.bp, capabilities.bp, custom_fields.bp, unified.bp, mapping_overrides.bp, docs.bp, health.bp):
         app.register_blueprint(bp)
     return app

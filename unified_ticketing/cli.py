@@ -188,7 +188,7 @@ def cmd_export(args) -> int:
     except ApiError as err:
         print(err.message, file=sys.stderr)
         return 2
-    engine = svc.engines[record["integration"]]
+    engine = svc.engine_for(record)
     account = account_from(record, accounts.credentials(svc.fernet, record))
     out = open(args.out, "a" if args.resume else "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     columns = (SpinnerColumn(), TextColumn("{task.completed} tickets"), TextColumn("{task.fields[rate]}/s"),

@@ -18,7 +18,6 @@ from . import observability
 from .engine.executor import Options, account_from
 from .errors import ApiError
 from .netguard import GuardedAdapter
-from .schemas.ticketing import MODELS
 from .state import accounts
 from .state import webhooks as store
 
@@ -66,7 +65,7 @@ class Worker:
         record = accounts.get(self.r, fields["account"])
         if record is None:
             return  # the account was deleted since
-        engine = self.svc.engines[record["integration"]]
+        engine = self.svc.engine_for(record)
         mapping = self.svc.events.get(record["integration"])
         envelope = {"action": fields["action"], "payload": json.loads(fields["payload"])}
         account = account_from(record, accounts.credentials(self.svc.fernet, record))
@@ -79,7 +78,7 @@ class Worker:
                 op = engine.operation(rule.resource, "get", account.version)
                 bindings = {"id": None, "version": account.version,
                             "base_url": engine.upstream.base_url_for(account.credentials)}
-                unified = {**MODELS[rule.resource].dump(op.record(raw, **bindings)),
+                unified = {**engine._record(op, raw, bindings),
                            "remote_data": op.remote_data(raw) if op.remote_data else raw}
             else:
                 unified = engine.get(account, rule.resource, str(rule.fetch(envelope)), Options())

@@ -31,7 +31,7 @@ def export():
     since = parse_datetime(request.args["since"], "since") if "since" in request.args else None
     with_comments = parse_bool(request.args, "with_comments", True)
     remote = parse_bool(request.args, "include_remote_data", False)
-    engine = svc.engines[record["integration"]]
+    engine = svc.engine_for(record)
     account = account_from(record, accounts.credentials(svc.fernet, record))
     pages = export_tickets(engine, account, since=since, with_comments=with_comments, include_remote_data=remote)
     first = next(pages)  # read here, so the first page's error is an error answer, not a 500 from the server

@@ -29,7 +29,7 @@ def _context(resource: str):
         raise bad_request("integrated_account_id is required", "integrated_account_id")
     record = owned_account(account_id, tenant)
     svc = services()
-    engine = svc.engines[record["integration"]]
+    engine = svc.engine_for(record)
     account = account_from(record, accounts.credentials(svc.fernet, record))
     fmt = request.args.get("format", "unified")
     if fmt not in ("unified", "raw"):
@@ -49,6 +49,8 @@ def list_records(resource: str):
     # With a cursor, `limit` may change and filters may be repeated (the engine refuses different ones).
     limit = parse_limit(request.args) if not cursor or "limit" in request.args else None
     filters = parse_filters(op, request.args) if not cursor or set(request.args) - RESERVED else None
+    if filters is not None and engine.overrides is not None and resource in engine.overrides.filters:
+        filters = {**parse_filters(op, engine.overrides.filters[resource]), **filters}  # a mapping override's
     return engine.list(account, op, limit, filters, cursor, options)
 
 
@@ -84,6 +86,8 @@ def _write(resource: str, method: str, record_id: str | None):
         payload, uploads = _multipart(schema, op.file_size_limit_bytes, engine.integration.title)
     else:
         payload, uploads = load_body(schema), {}
+    if engine.overrides is not None:
+        payload = engine.overrides.input(resource, method, payload)
     status = 201 if method == "create" else 200
     complete_identity(engine, account)
 

@@ -6,6 +6,7 @@ a whole traversal reads each upstream page once.
 """
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from ..state.traversals import CursorError, Traversals
 from .calls import Prepared
 from .expressions import ExpressionFailed
 from .loader import Integration, Operation
+from .overrides import AccountOverrides
 from .pagination import RepeatedPosition, Walk, position_key
 from .upstream import Upstream
 
@@ -51,6 +53,15 @@ class Engine:
         self.integration = integration
         self.upstream = upstream
         self.traversals = traversals
+        self.overrides: AccountOverrides | None = None  # the account's mapping overrides (with_overrides)
+
+    def with_overrides(self, overrides: AccountOverrides | None) -> Engine:
+        """This engine for one account's requests: its records get the account's mapping overrides."""
+        if overrides is None:
+            return self
+        engine = copy.copy(self)
+        engine.overrides = overrides
+        return engine
 
     def operation(self, resource: str, method: str, version: str) -> Operation:
         op = self.integration.operation(resource, method, version)
@@ -68,11 +79,12 @@ class Engine:
 
     def _record(self, op: Operation, raw, bindings: dict) -> dict:
         try:
-            return MODELS[op.resource].dump(op.record(raw, **bindings))
+            record = MODELS[op.resource].dump(op.record(raw, **bindings))
         except ExpressionFailed as exc:
             log.error("mapping failed: %s", exc)
             title = self.integration.title
             raise ApiError(502, "mapping_error", f"A {title} record could not be mapped: {exc}") from None
+        return record if self.overrides is None else self.overrides.record(op.resource, raw, record, bindings)
 
     def _holds(self, expression, spec, record: dict, value) -> bool:
         """A filter's `where` or `until` on a mapped record."""

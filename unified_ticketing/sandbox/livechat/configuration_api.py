@@ -202,3 +202,31 @@ def disable_license_webhooks(call: Call):
 def get_license_webhooks_state(call: Call):
     return {"license_webhooks_enabled": (_owner(call), call.principal.organization_id)
             in call.sandbox.webhooks.enabled}
+
+
+# The pre-chat form every group of the sandbox's license shows: the field shapes of the docs'
+# other-structures/formFields.json (name, email, question, textarea, radio, select, checkbox; `options`
+# for choices), with the ids the seeded `filled_form` events answer (seed.py).
+FORM_TYPES = ("prechat", "postchat", "ask_for_email")
+PRECHAT_FIELDS = (
+    {"type": "name", "id": "154417206262603539", "label": "Your name", "required": True},
+    {"type": "email", "id": "154417206262601584", "label": "Your email", "required": False},
+    {"type": "question", "id": "154417206262601585", "label": "What are you looking for?", "required": False},
+    {"type": "select", "id": "154417206262602572", "label": "Country", "required": False,
+     "options": [{"id": "0", "label": "USA"}, {"id": "1", "label": "UK"}]},
+)
+
+
+@method("configuration", "get_form", scopes=("groups--all:ro",))
+def get_form(call: Call):
+    """`{group_id, type}` -> `{id, fields}` (Configuration API v3.5, Forms: Get Form). An unknown group is
+    not found; a type other than prechat, postchat or ask_for_email fails validation."""
+    group_id, form_type = call.body.get("group_id"), call.body.get("type")
+    if not isinstance(group_id, int) or isinstance(group_id, bool):
+        raise validation("group_id: required, an integer")
+    if form_type not in FORM_TYPES:
+        raise validation(f"type: must be one of {', '.join(FORM_TYPES)}")
+    if not any(g["id"] == group_id for g in call.store.groups):
+        raise not_found("Group not found")
+    fields = [dict(f) for f in PRECHAT_FIELDS] if form_type == "prechat" else []
+    return {"id": "1473433500211" if form_type == "prechat" else f"{form_type}-{group_id}", "fields": fields}

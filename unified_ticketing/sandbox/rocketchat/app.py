@@ -11,7 +11,8 @@ from flask import Flask, Response, jsonify, request
 
 from ..admin import register_admin_routes
 from ..tls import listen
-from . import departments as _departments  # noqa: F401  (registers routes)
+from . import custom_fields as _custom_fields  # noqa: F401  (registers routes)
+from . import departments as _departments  # noqa: F401
 from . import inquiries as _inquiries  # noqa: F401
 from . import messages as _messages  # noqa: F401
 from . import rooms as _rooms  # noqa: F401
