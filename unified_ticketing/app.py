@@ -15,6 +15,7 @@ from .engine.loader import load_all
 from .engine.upstream import Upstream
 from .jsonio import OrjsonProvider
 from .state import secrets, tenants
+from .state.accounts import Accounts
 from .state.redis_server import connect as connect_redis
 from .state.traversals import Traversals
 
@@ -25,6 +26,7 @@ class Services:
     redis: redis.Redis
     fernet: object
     traversals: Traversals
+    accounts: Accounts
     engines: dict[str, Engine] = field(default_factory=dict)
     events: dict = field(default_factory=dict)  # integration -> EventMapping
     embedded_redis: object = None
@@ -51,7 +53,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     client = connect_redis(url, cluster=app.config["REDIS_CLUSTER"], timeout=app.config["REDIS_TIMEOUT"])
     secret = app.config["SECRET_KEY"]
     traversals = Traversals(client, secrets.signer(secret), app.config["CURSOR_TTL"])
-    svc = Services(redis=client, fernet=secrets.fernet(secret), traversals=traversals, embedded_redis=embedded,
+    fernet = secrets.fernet(secret)
+    svc = Services(redis=client, fernet=fernet, traversals=traversals, accounts=Accounts(client, fernet),
+                   embedded_redis=embedded,
                    probe=connect_redis(url, cluster=app.config["REDIS_CLUSTER"], timeout=0.5, retries=0))
     for name, integration in load_all(app.config["MAPPINGS_DIR"]).items():
         upstream = Upstream(integration, app.config["UPSTREAM_ENV"], app.config["UPSTREAM_TIMEOUT"],

@@ -6,12 +6,12 @@ of the upstream page, whichever comes first.
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.ticketing import MODELS
+from ..state.accounts import Account
 from ..state.traversals import CursorError, Traversals
 from .calls import Prepared
 from .expressions import ExpressionFailed
@@ -19,24 +19,6 @@ from .loader import Integration, Operation, Pagination
 from .upstream import Upstream
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Account:
-    """What the engine needs of an integrated account."""
-    id: str
-    tenant: str
-    version: str
-    auth_type: str
-    credentials: dict
-    context: dict = field(default_factory=dict)  # learnt at connect (`$account` in mappings)
-
-
-def account_from(record: dict, credentials: dict) -> Account:
-    """The engine's view of a stored integrated account and its decrypted credentials."""
-    return Account(id=record["id"], tenant=record["tenant"], version=record["api_version"],
-                   auth_type=record["auth_type"], credentials={k: v for k, v in credentials.items() if k != "type"},
-                   context=json.loads(record.get("info") or "{}"))
 
 
 @dataclass
@@ -59,7 +41,7 @@ class Engine:
 
     def _call(self, account: Account, request: Prepared) -> dict:
         log.debug("upstream %s %s", request.name, request.path)
-        return self.upstream.call(account.auth_type, account.credentials, request, account_id=account.id)
+        return self.upstream.call(account, request)
 
     def _base_url(self, account: Account) -> str:
         """`$base_url` in mappings: the API's base URL for this account (for links relative to the server)."""
