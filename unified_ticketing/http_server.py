@@ -9,6 +9,8 @@ service and the tests' in-process service use it for werkzeug's handling of chun
 """
 from __future__ import annotations
 
+from urllib.parse import unquote_to_bytes
+
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -21,7 +23,7 @@ class KeepAliveServer:
     """cheroot's WSGI server behind the small interface the callers use (werkzeug's names)."""
 
     def __init__(self, host: str, port: int, app, tls_files: tuple[str, str] | None = None):
-        self._server = wsgi.Server((host, port), app, numthreads=KEEPALIVE_THREADS, timeout=60,
+        self._server = wsgi.Server((host, port), _slashes_decoded(app), numthreads=KEEPALIVE_THREADS, timeout=60,
                                    request_queue_size=128)
         self._server.keep_alive_conn_limit = KEEPALIVE_CONNECTIONS
         if tls_files:
@@ -36,6 +38,17 @@ class KeepAliveServer:
         self._server.stop()
 
     server_close = shutdown
+
+
+def _slashes_decoded(app):
+    """PATH_INFO with `%2F` decoded too, as werkzeug and Node's servers decode it (cheroot keeps it encoded):
+    a route's `<path:name>` then receives the name the client encoded."""
+    def wsgi_app(environ, start_response):
+        path = environ.get("REQUEST_URI", "").split("?", 1)[0]
+        if "%2f" in path.lower() and path.startswith("/"):
+            environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1")
+        return app(environ, start_response)
+    return wsgi_app
 
 
 def keepalive_server(host: str, port: int, app, tls_files: tuple[str, str] | None = None) -> KeepAliveServer:
