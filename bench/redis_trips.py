@@ -35,8 +35,9 @@ def counting():
 def per_page(ctx: Context, resource: str = "tickets", limit: int = 100, pages: int = 3) -> list[int]:
     """Round trips of the first `pages` unified pages of `resource` (after one page to warm the process)."""
     creds = ctx.sandbox.admin("GET", "credentials")
+    env = {"LIVECHAT_API_URL": ctx.sandbox.base_url, "LIVECHAT_ACCOUNTS_URL": ctx.sandbox.base_url}
     app = create_app({"REDIS_URL": ctx.redis_url, "SECRET_KEY": SECRET_KEY, "ADMIN_TOKEN": ADMIN_TOKEN,
-                      "UPSTREAM_ENV": {"LIVECHAT_API_URL": ctx.sandbox.base_url, "LIVECHAT_ACCOUNTS_URL": ctx.sandbox.base_url}, "UPSTREAM_VERIFY_TLS": False})
+                      "UPSTREAM_ENV": env, "UPSTREAM_VERIFY_TLS": False})
     client = app.test_client()
     key = client.post("/admin/api-keys", json={"tenant": "bench-redis"},
                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).get_json()["api_key"]
