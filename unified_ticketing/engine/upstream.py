@@ -57,7 +57,7 @@ class Attempt:
     credentials: dict = field(default_factory=dict)  # as sent: refreshed ones after a reauth error
     scope: str = ""  # the rate-limit scope
     refreshed: bool = False
-    cooldown_ms: int | None = None  # read with the account: used by the first try only
+    cooldown_ms: int | None = None  # read with the account (still fresh): used by the first try only
 
     @property
     def metric(self) -> str:
@@ -127,8 +127,7 @@ class Upstream:
             attempt.scope = f"{self.integration.name}:unbound:{self.base_url_for(account.credentials)}"
             return
         attempt.scope = account.rate_scope
-        attempt.cooldown_ms = account.cooldown_ms
-        account.cooldown_ms = None  # read once: a later call of the same request asks Redis again
+        attempt.cooldown_ms = account.cooldown_left_ms()
         if account.auth_type == "oauth2":
             attempt.credentials = self.keeper.current(account, self.refresh_margin, self.refresh_tokens)
         else:
@@ -247,6 +246,7 @@ class Upstream:
                 self._note_credentials(account, rejected=True)
             if err.status == 429 and self.limiter is not None:
                 self.limiter.cool_down(attempt.scope, float(err.headers["Retry-After"]))
+                account.cooldown_ms = None  # what was read with the account no longer holds
             if attempt.passthrough and not self._retryable(err, idempotent=False):
                 return resp, data
             raise err

@@ -18,6 +18,7 @@ from . import tenants
 from .ratelimit import cooldown_key
 from .secrets import hash_api_key
 
+COOLDOWN_FRESH = 1.0  # seconds a cooldown read serves a request's further upstream calls
 SCOPES_KEPT = 10_000  # accounts whose rate-limit scope a process remembers (to prefetch their cooldown)
 
 
@@ -35,6 +36,15 @@ class Account:
     status: str | None = None
     record: dict = field(default_factory=dict, repr=False)  # the stored hash, credentials still encrypted
     cooldown_ms: int | None = None  # the scope's rate-limit cooldown read with the account (None: not read)
+    cooldown_read_at: float = 0.0  # time.monotonic() of that read
+
+    def cooldown_left_ms(self) -> int | None:
+        """The cooldown still to wait, as read with the account, while that read is fresh (COOLDOWN_FRESH):
+        the calls of one request share it; None when it must be read again."""
+        age = time.monotonic() - self.cooldown_read_at
+        if self.cooldown_ms is None or age > COOLDOWN_FRESH:
+            return None
+        return max(0, self.cooldown_ms - int(age * 1000))
 
     @property
     def rate_scope(self) -> str:
@@ -76,9 +86,9 @@ class Accounts:
             pipe.pttl(cooldown_key(scope))
         replies = pipe.execute()
         found = tenants.parse_key(self.r, replies[0])
-        account = self._account(replies[1])
+        account = self._account(replies[1]) if found is not None else None  # decrypt for known callers only
         if account is not None and scope == account.rate_scope:
-            account.cooldown_ms = max(0, replies[2])
+            account.cooldown_ms, account.cooldown_read_at = max(0, replies[2]), time.monotonic()
         return found, account
 
     def _account(self, record: dict | None) -> Account | None:
