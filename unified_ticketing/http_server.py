@@ -1,8 +1,8 @@
 """WSGI servers for the sandboxes, the dev service and tests.
 
-`keepalive_server` (cheroot) keeps HTTP/1.1 connections open between requests, as LiveChat's and
-Rocket.Chat's servers do, so a client's pooled connections are reused: the sandboxes use it, and the
-bench's raw baseline is then a fair one. `threaded_server` (werkzeug) answers every request with
+`keepalive_server` (cheroot) keeps HTTP/1.1 connections open between requests, as the helpdesks'
+servers do, so a client's pooled connections are reused: the sandboxes use it, and the bench's raw
+baseline is then a fair one. `threaded_server` (werkzeug) answers every request with
 `Connection: close` whatever the protocol version (werkzeug's serving.py does so on purpose); the dev
 service and the tests' in-process service use it for werkzeug's handling of chunked request bodies
 (`wsgi.input_terminated`, which the body limits rely on).

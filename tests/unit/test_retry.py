@@ -66,9 +66,9 @@ def test_a_rate_limit_refusal_is_retried_for_reads_and_writes(upstream):
         assert upstream._retryable(remote(err_type, 429), idempotent=False)
 
 
-NOW = time.time()
 WAITS = [
-    # (header value, unit, seconds to wait; None: no usable value)
+    # (header value, unit, seconds to wait; None: no usable value). An epoch value is written as
+    # ("now+30", unit): that many seconds from the moment the test runs, in the unit's scale.
     ("5", "seconds", 5.0),
     ("0.25", "seconds", 0.25),
     ("0", "seconds", 0.0),
@@ -79,18 +79,26 @@ WAITS = [
     ("soon", "seconds", None),
     ("", "seconds", None),
     (None, "seconds", None),
-    (str(NOW + 30), "epoch_seconds", 30.0),
-    (str(NOW - 30), "epoch_seconds", 0.0),  # a reset already past
-    (str((NOW + 30) * 1000), "epoch_ms", 30.0),
-    (str((NOW + 10 * MAX_WAIT) * 1000), "epoch_ms", MAX_WAIT),
-    (str(NOW + 30), "epoch_ms", 0.0),  # seconds read as milliseconds: a moment in 1970, so no wait
+    ("now+30", "epoch_seconds", 30.0),
+    ("now-30", "epoch_seconds", 0.0),  # a reset already past
+    ("now+30", "epoch_ms", 30.0),
+    (f"now+{10 * MAX_WAIT}", "epoch_ms", MAX_WAIT),
+    ("now+30 in seconds", "epoch_ms", 0.0),  # seconds read as milliseconds: a moment in 1970, so no wait
 ]
+
+
+def _header(value, unit: str):
+    if not isinstance(value, str) or not value.startswith("now"):
+        return value
+    offset = float(value[3:].split()[0])
+    moment = time.time() + offset
+    return str(moment * 1000 if unit == "epoch_ms" and "in seconds" not in value else moment)
 
 
 @pytest.mark.parametrize("value, unit, seconds", WAITS)
 def test_wait_headers_in_every_unit(value, unit, seconds):
-    got = _wait(value, unit)
+    got = _wait(_header(value, unit), unit)
     if seconds is None:
         assert got is None
     else:
-        assert got is not None and math.isclose(got, seconds, abs_tol=2.0 if unit != "seconds" else 1e-9)
+        assert got is not None and math.isclose(got, seconds, abs_tol=0.5 if unit != "seconds" else 1e-9)
