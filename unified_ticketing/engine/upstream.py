@@ -2,10 +2,11 @@
 error, a rate limit and a dead token are recognized, and which failures may be retried.
 
 One keep-alive HTTP session per upstream origin (`sessions.py`). Every call is for an `Account`
-loaded once by the request (its credentials, status, rate-limit scope); around it: the shared rate limiter (cooldown
-and token bucket in Redis), fresh OAuth credentials (refreshed ahead of expiry, and once more on
-an authentication error), and tenacity retries with exponential backoff and jitter. A write
-(`idempotent=False`) is retried only when the upstream cannot have processed it.
+the request loaded once (credentials, status, rate-limit scope) and is described by one `Attempt`.
+Around it: the shared rate limiter (cooldown and token bucket in Redis), fresh OAuth credentials
+(refreshed ahead of expiry, and once more on an authentication error, into the same Account), and
+tenacity retries with exponential backoff and jitter. A write (`idempotent=False`) is retried only
+when the upstream cannot have processed it.
 """
 from __future__ import annotations
 
