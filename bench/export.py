@@ -113,7 +113,7 @@ def _export(ctx: Context, chats: int) -> dict:
 
 
 def _raw_calls(sb, version: str) -> dict:
-    """The calls the export makes, made directly: every archive page, then every chat's thread pages."""
+    """The calls the export makes, made directly: every archive page, and the thread pages of each chat."""
     upstream = Upstream(sb)
     started, calls = time.monotonic(), 0
 
@@ -131,10 +131,13 @@ def _raw_calls(sb, version: str) -> dict:
                 return
             body = {"page_id": data["next_page_id"]}
 
+    seen = set()  # an archive page lists a chat once per thread: the export reads each chat's threads once
     for page in pages("list_archives", {"limit": 100, "sort_order": "desc", "filters": {}}):
         for chat in page["chats"]:
-            for _ in pages("list_threads", {"chat_id": chat["id"], "sort_order": "asc", "limit": 20}):
-                pass
+            if chat["id"] not in seen:
+                seen.add(chat["id"])
+                for _ in pages("list_threads", {"chat_id": chat["id"], "sort_order": "asc", "limit": 20}):
+                    pass
     return {"raw_seconds": round(time.monotonic() - started, 1), "raw_calls": calls}
 
 
