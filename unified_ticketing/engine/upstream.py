@@ -221,7 +221,9 @@ class Upstream:
         errors, account = self.integration.errors, attempt.account
         while True:
             if self.limiter is not None:
-                self.limiter.acquire(attempt.scope, self.rate, self.burst, cooldown_ms=attempt.cooldown_ms)
+                read = self.limiter.acquire(attempt.scope, self.rate, self.burst, cooldown_ms=attempt.cooldown_ms)
+                if read is not None:  # the account's next calls share this read for a moment
+                    account.cooldown_ms, account.cooldown_read_at = read, time.monotonic()
                 attempt.cooldown_ms = None
             started = time.perf_counter()
             try:

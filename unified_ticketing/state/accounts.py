@@ -36,11 +36,11 @@ class Account:
     status: str | None = None
     record: dict = field(default_factory=dict, repr=False)  # the stored hash, credentials still encrypted
     cooldown_ms: int | None = None  # the scope's rate-limit cooldown read with the account (None: not read)
-    cooldown_read_at: float = 0.0  # time.monotonic() of that read
+    cooldown_read_at: float = 0.0  # time.monotonic() of the last read
 
     def cooldown_left_ms(self) -> int | None:
-        """The cooldown still to wait, as read with the account, while that read is fresh (COOLDOWN_FRESH):
-        the calls of one request share it; None when it must be read again."""
+        """The cooldown still to wait, as last read (with the account, or by the previous call), while that
+        read is fresh (COOLDOWN_FRESH): calls close together share one read; None when it must be read again."""
         age = time.monotonic() - self.cooldown_read_at
         if self.cooldown_ms is None or age > COOLDOWN_FRESH:
             return None
