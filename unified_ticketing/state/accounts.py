@@ -130,7 +130,10 @@ class Accounts:
         return self._account(record)
 
     def delete(self, account: Account) -> None:
-        self.r.pipeline().delete(key(account.id)).srem(_tenant_key(account.tenant), account.id).execute()
+        pipe = self.r.pipeline()
+        pipe.delete(key(account.id))  # not chained: a cluster pipeline's delete returns None
+        pipe.srem(_tenant_key(account.tenant), account.id)
+        pipe.execute()
 
     def set_status(self, account: Account, status: str) -> None:
         """Set an account's status, unless the account was deleted meanwhile (never recreate a husk)."""
