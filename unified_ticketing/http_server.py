@@ -2,14 +2,15 @@
 
 `keepalive_server` (cheroot) keeps HTTP/1.1 connections open between requests, as the helpdesks'
 servers do, so a client's pooled connections are reused: the sandboxes use it, and the bench's raw
-baseline is then a fair one. `threaded_server` (werkzeug) answers every request with
-`Connection: close` whatever the protocol version (werkzeug's serving.py does so on purpose); the dev
-service and the tests' in-process service use it for werkzeug's handling of chunked request bodies
-(`wsgi.input_terminated`, which the body limits rely on).
+baseline is then a fair one. Like the helpdesks' Node servers (and unlike werkzeug), it routes on the
+path as sent: an encoded slash (`%2F`) stays in PATH_INFO, inside one segment.
+
+`threaded_server` (werkzeug) answers every request with `Connection: close` whatever the protocol
+version (werkzeug's serving.py does so on purpose); the dev service and the tests' in-process service
+use it for werkzeug's handling of chunked request bodies (`wsgi.input_terminated`, which the body
+limits rely on).
 """
 from __future__ import annotations
-
-from urllib.parse import unquote_to_bytes
 
 from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -23,7 +24,7 @@ class KeepAliveServer:
     """cheroot's WSGI server behind the small interface the callers use (werkzeug's names)."""
 
     def __init__(self, host: str, port: int, app, tls_files: tuple[str, str] | None = None):
-        self._server = wsgi.Server((host, port), _slashes_decoded(app), numthreads=KEEPALIVE_THREADS, timeout=60,
+        self._server = wsgi.Server((host, port), app, numthreads=KEEPALIVE_THREADS, timeout=60,
                                    request_queue_size=128)
         self._server.keep_alive_conn_limit = KEEPALIVE_CONNECTIONS
         if tls_files:
@@ -38,17 +39,6 @@ class KeepAliveServer:
         self._server.stop()
 
     server_close = shutdown
-
-
-def _slashes_decoded(app):
-    """PATH_INFO with `%2F` decoded too, as werkzeug and Node's servers decode it (cheroot keeps it encoded):
-    a route's `<path:name>` then receives the name the client encoded."""
-    def wsgi_app(environ, start_response):
-        path = environ.get("REQUEST_URI", "").split("?", 1)[0]
-        if "%2f" in path.lower() and path.startswith("/"):
-            environ["PATH_INFO"] = unquote_to_bytes(path).decode("latin-1")
-        return app(environ, start_response)
-    return wsgi_app
 
 
 def keepalive_server(host: str, port: int, app, tls_files: tuple[str, str] | None = None) -> KeepAliveServer:
