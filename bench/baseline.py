@@ -6,11 +6,15 @@ This is what a user would write without us, and it must give exactly the service
 from __future__ import annotations
 
 import json
+import re
 
 
 def _str(value):
     """JSONata's `&` and `$string` on what LiveChat sends: text as is, nothing as ''."""
     return "" if value is None else value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+_BOT = re.compile(r"[0-9a-f]{32}")  # Configuration API bots: chat agents, not unified users
 
 
 def _person(author_id):
@@ -23,7 +27,7 @@ def ticket(chat: dict) -> dict:
     users = chat.get("users") or []
     customer = next((u for u in users if u.get("type") == "customer"), None)
     thread = chat.get("thread") or {}
-    events = thread.get("events") or []
+    events = [e for e in thread.get("events") or [] if e.get("deleted") is not True]
     messages = [e for e in events if e.get("type") == "message"]
     first = next((e for e in messages if customer and e.get("author_id") == customer["id"]), None)
     first = first or (messages[0] if messages else None)  # an agent-started ticket: its first message
@@ -41,7 +45,7 @@ def ticket(chat: dict) -> dict:
         "status": "open" if active else "closed",
         "type": "chat",
         "priority": None,
-        "assignees": [{"id": u} for u in thread.get("user_ids") or [] if u in agents],
+        "assignees": [{"id": u} for u in thread.get("user_ids") or [] if u in agents and not _BOT.fullmatch(u)],
         "contact": contact,
         "tags": [{"id": t, "name": t} for t in thread.get("tags") or []],
         "team_ids": [str(g) for g in (chat.get("access") or {}).get("group_ids") or []],

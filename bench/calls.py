@@ -1,8 +1,10 @@
-"""Figure 3: upstream calls per unified page, counted by the sandbox while paging to the end."""
+"""Figure 3: upstream calls per unified page, counted by the sandbox while paging to the end; and the
+Redis round trips of a tickets page (`redis_trips.py`)."""
 from __future__ import annotations
 
 from collections import Counter
 
+from . import redis_trips
 from .common import Context, Figure, reset_stats, stats
 
 MAX_PAGES = 50
@@ -28,6 +30,12 @@ def run(ctx: Context) -> list[Figure]:
                 details={"pages": pages, "records": records, "upstream_calls": calls,
                          "by_method": counted["calls"], "filters": filters}))
             advance()
+    trips = redis_trips.per_page(ctx)
+    figures.append(Figure(
+        key="redis_round_trips_per_page", title="3. Redis round trips per page, tickets",
+        value=max(trips), unit="round trips", baseline=f"{len(trips)} unified pages of ≤ 100 (the first, then "
+        f"with next_cursor): {', '.join(map(str, trips))}", goal="≤ 3", met=max(trips) <= 3,
+        details={"per_page": trips}))
     return figures
 
 

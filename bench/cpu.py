@@ -68,6 +68,8 @@ def upstream_pages(ctx: Context) -> dict[str, dict]:
     return {"tickets": archives, "contacts": customers, "comments": threads, "attachments": threads}
 
 
+GOALS = {"tickets": 1.3, "contacts": 1.3, "comments": 2, "attachments": 2}  # issue 16 goal 3
+
 def run(ctx: Context) -> list[Figure]:
     app = create_app({"REDIS_URL": ctx.redis_url, "SECRET_KEY": SECRET_KEY, "ADMIN_TOKEN": "bench",
                       "UPSTREAM_ENV": {"LIVECHAT_API_URL": ctx.sandbox.base_url}})
@@ -104,7 +106,7 @@ def run(ctx: Context) -> list[Figure]:
             figures.append(Figure(
                 key=f"cpu_per_record_{resource}", title=f"2. CPU per record, {resource}", value=s / b, unit="×",
                 baseline=f"hand-written Python {b * 1e6:.1f} µs/record (service {s * 1e6:.1f} µs)",
-                goal="≤ 2×", met=s / b <= 2,
+                goal=f"≤ {GOALS[resource]}×", met=s / b <= GOALS[resource],
                 details={"records_per_page": n, "service_us": round(s * 1e6, 2), "baseline_us": round(b * 1e6, 2),
                          "breakdown_us": _breakdown(app, op, data, filters, n)}))
     return figures

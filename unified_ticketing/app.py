@@ -17,6 +17,7 @@ from .engine.overrides import Resolver
 from .engine.upstream import Upstream
 from .jsonio import OrjsonProvider
 from .state import secrets, tenants
+from .state.accounts import Account, Accounts
 from .state.redis_server import connect as connect_redis
 from .state.traversals import Traversals
 
@@ -27,6 +28,7 @@ class Services:
     redis: redis.Redis
     fernet: object
     traversals: Traversals
+    accounts: Accounts
     engines: dict[str, Engine] = field(default_factory=dict)
     events: dict = field(default_factory=dict)  # integration -> EventMapping
     embedded_redis: object = None
@@ -37,11 +39,10 @@ class Services:
     def key_for(self, api_key: str) -> tenants.ApiKey | None:
         return tenants.key_for(self.redis, api_key)
 
-    def engine_for(self, account: dict) -> Engine:
+    def engine_for(self, account: Account) -> Engine:
         """The engine of a stored account's helpdesk, with the account's mapping overrides."""
-        engine = self.engines[account["integration"]]
-        return engine.with_overrides(self.overrides.for_account(account["tenant"], account["integration"],
-                                                                account["id"]))
+        engine = self.engines[account.integration]
+        return engine.with_overrides(self.overrides.for_account(account.tenant, account.integration, account.id))
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -61,7 +62,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     client = connect_redis(url, cluster=app.config["REDIS_CLUSTER"], timeout=app.config["REDIS_TIMEOUT"])
     secret = app.config["SECRET_KEY"]
     traversals = Traversals(client, secrets.signer(secret), app.config["CURSOR_TTL"])
-    svc = Services(redis=client, fernet=secrets.fernet(secret), traversals=traversals, embedded_redis=embedded,
+    fernet = secrets.fernet(secret)
+    svc = Services(redis=client, fernet=fernet, traversals=traversals, accounts=Accounts(client, fernet),
+                   embedded_redis=embedded,
                    probe=connect_redis(url, cluster=app.config["REDIS_CLUSTER"], timeout=0.5, retries=0),
                    overrides=Resolver(client))
     for name, integration in load_all(app.config["MAPPINGS_DIR"]).items():

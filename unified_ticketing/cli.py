@@ -99,42 +99,41 @@ def _settings_ok() -> bool:
 
 
 def _app_and_account(account_id: str):
-    """(app, services, stored account or None after saying so) for commands about one account."""
+    """(app, services, the loaded account or None after saying so) for commands about one account."""
     from .app import create_app
-    from .state import accounts
 
     app = create_app()
     svc = app.extensions["unified"]
-    record = accounts.get(svc.redis, account_id)
-    if record is None:
+    account = svc.accounts.load(account_id)
+    if account is None:
         print(f"no integrated account {account_id}", file=sys.stderr)
-    return app, svc, record
+    return app, svc, account
 
 
 def cmd_webhooks(args) -> int:
     """Webhook registrations: per app (`register`, `unregister`, `list`) or one account's (`sync`)."""
-    from .api import webhook_registration as hooks
+    from .api.webhook_registration import NotConfigured, Registrar
     from .errors import ApiError
 
     if args.hooks_command == "sync":
-        app, svc, record = _app_and_account(args.account)
-        if record is None:
+        app, svc, account = _app_and_account(args.account)
+        if account is None:
             return 1
-        mapping = svc.events.get(record["integration"])
+        mapping = svc.events.get(account.integration)
         if mapping is None:
-            print(f"{record['integration']} has no events mapping", file=sys.stderr)
+            print(f"{account.integration} has no events mapping", file=sys.stderr)
             return 1
-        with app.test_request_context():
-            try:
-                print(hooks.sync_account(svc.engines[record["integration"]], record, mapping))
-            except ApiError as err:
-                print(f"not registered: {err.message}", file=sys.stderr)
-                return 1
+        try:
+            print(Registrar.of(app).sync_account(svc.engines[account.integration], account, mapping))
+        except ApiError as err:
+            print(f"not registered: {err.message}", file=sys.stderr)
+            return 1
         return 0
     from .app import create_app
 
     app = create_app()
     svc = app.extensions["unified"]
+    registrar = Registrar.of(app)
     per_client = sorted(name for name, m in svc.events.items() if m.per_client)
     names = [args.integration] if args.integration else per_client
     if args.integration and args.integration not in per_client:
@@ -142,19 +141,18 @@ def cmd_webhooks(args) -> int:
               "when it connects ('unified-ticketing webhooks sync <account>' does it again)", file=sys.stderr)
         return 2
     status = 0
-    with app.test_request_context():
-        for name in names:
-            engine, mapping = svc.engines[name], svc.events[name]
-            try:
-                if args.hooks_command == "list":
-                    for hook in hooks.listed(engine, mapping):
-                        mark = "  (this service)" if hook["ours"] else ""
-                        print(f"{name}  {hook.get('id')}  {hook.get('action')}  {hook.get('url')}{mark}")
-                else:
-                    print(f"{name}: {getattr(hooks, args.hooks_command)(engine, mapping)}")
-            except (hooks.NotConfigured, ApiError) as err:
-                print(f"{name}: {getattr(err, 'message', err)}", file=sys.stderr)
-                status = 1
+    for name in names:
+        engine, mapping = svc.engines[name], svc.events[name]
+        try:
+            if args.hooks_command == "list":
+                for hook in registrar.listed(engine, mapping):
+                    mark = "  (this service)" if hook["ours"] else ""
+                    print(f"{name}  {hook.get('id')}  {hook.get('action')}  {hook.get('url')}{mark}")
+            else:
+                print(f"{name}: {getattr(registrar, args.hooks_command)(engine, mapping)}")
+        except (NotConfigured, ApiError) as err:
+            print(f"{name}: {getattr(err, 'message', err)}", file=sys.stderr)
+            status = 1
     return status
 
 
@@ -166,14 +164,12 @@ def cmd_export(args) -> int:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from .engine.executor import account_from
     from .engine.query import parse_datetime
     from .errors import ApiError
     from .export import export_tickets, ndjson
-    from .state import accounts
 
-    _, svc, record = _app_and_account(args.account)
-    if record is None:
+    _, svc, account = _app_and_account(args.account)
+    if account is None:
         return 1
     state_file = Path(args.out + ".cursor") if args.out else None
     cursor, done = None, 0
@@ -188,8 +184,7 @@ def cmd_export(args) -> int:
     except ApiError as err:
         print(err.message, file=sys.stderr)
         return 2
-    engine = svc.engine_for(record)
-    account = account_from(record, accounts.credentials(svc.fernet, record))
+    engine = svc.engine_for(account)
     out = open(args.out, "a" if args.resume else "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     columns = (SpinnerColumn(), TextColumn("{task.completed} tickets"), TextColumn("{task.fields[rate]}/s"),
                TimeElapsedColumn())
@@ -334,7 +329,6 @@ def main(argv=None) -> int:
                   "helpdesk directly; the service need not run.")
     exp.add_argument("--account", required=True, help="integrated account id")
     exp.add_argument("--since", help="only tickets created at or after this ISO 8601 time")
-    exp.add_argument("--resource", choices=["tickets"], default="tickets")
     exp.add_argument("--with-comments", action=argparse.BooleanOptionalAction, default=True)
     exp.add_argument("--include-remote-data", action="store_true")
     exp.add_argument("--out", help="file to write (default: standard output); enables --resume")

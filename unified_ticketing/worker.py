@@ -15,10 +15,9 @@ import requests
 import structlog
 
 from . import observability
-from .engine.executor import Options, account_from
+from .engine.executor import Options
 from .errors import ApiError
 from .netguard import GuardedAdapter
-from .state import accounts
 from .state import webhooks as store
 
 log = logging.getLogger(__name__)
@@ -62,14 +61,13 @@ class Worker:
         return len(entries)
 
     def _fan_out(self, fields: dict) -> None:
-        record = accounts.get(self.r, fields["account"])
-        if record is None:
+        account = self.svc.accounts.load(fields["account"])
+        if account is None:
             return  # the account was deleted since
-        engine = self.svc.engine_for(record)
-        mapping = self.svc.events.get(record["integration"])
+        engine = self.svc.engine_for(account)
+        mapping = self.svc.events.get(account.integration)
         envelope = {"action": fields["action"], "payload": json.loads(fields["payload"])}
-        account = account_from(record, accounts.credentials(self.svc.fernet, record))
-        subs = store.subscriptions_of(self.r, record["tenant"])
+        subs = store.subscriptions_of(self.r, account.tenant)
         for rule in mapping.actions.get(fields["action"], []) if mapping else []:
             if rule.when is not None and not rule.when(envelope):
                 continue
@@ -83,7 +81,7 @@ class Worker:
             else:
                 unified = engine.get(account, rule.resource, str(rule.fetch(envelope)), Options())
             delivery_id = hashlib.sha256(f"{fields['key']}:{rule.event}".encode()).hexdigest()[:32]
-            body = json.dumps({"id": delivery_id, "event": rule.event, "integrated_account_id": record["id"],
+            body = json.dumps({"id": delivery_id, "event": rule.event, "integrated_account_id": account.id,
                                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                "payload": unified}, separators=(",", ":"))
             for sub in subs:
@@ -107,7 +105,7 @@ class Worker:
     def _deliver_head(self, sub_id: str) -> int:
         sub = store.subscription(self.r, sub_id)
         if sub is None:
-            self.r.zrem(store.DUE, sub_id)
+            store.unschedule(self.r, sub_id)
             return 0
         entry = store.next_entry(self.r, sub_id, self.name)
         if entry is None:

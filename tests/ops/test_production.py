@@ -434,6 +434,6 @@ def test_metric_labels_never_carry_the_upstreams_text(redis_server_url):
     finally:
         server.close()
         for engine in app.extensions["unified"].engines.values():
-            engine.upstream.session.close()
+            engine.upstream.close()
         app.extensions["unified"].redis.close()
 

@@ -135,8 +135,7 @@ def stack(hook_sandbox, redis_server_url):
     with running_service(overrides) as (app, base):
         app.config["PUBLIC_URL"] = base
         svc = app.extensions["unified"]
-        with app.test_request_context():
-            registration.register(svc.engines["livechat"], svc.events["livechat"])
+        registration.Registrar.of(app).register(svc.engines["livechat"], svc.events["livechat"])
         stack = Stack(app, base, hook_sandbox)
         client, sub, receiver, account = stack.tenant()
         yield {"app": app, "base": base, "client": client, "receiver": receiver, "sub": sub, "account": account,

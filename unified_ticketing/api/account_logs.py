@@ -18,8 +18,7 @@ from ..engine.query import parse_datetime, parse_limit
 from ..errors import bad_request
 from ..state import account_logs
 from ..state.secrets import signer
-from .common import require_tenant, services
-from .integrated_accounts import owned_account
+from .common import require_tenant, services, tenant_account
 
 bp = Blueprint("account_logs", __name__)
 STATUS = re.compile(r"[1-5]([0-9]{2}|xx)")
@@ -28,7 +27,7 @@ QUERY = ("status", "since", "until")
 
 @bp.get("/integrated-accounts/<account_id>/logs")
 def index(account_id: str):
-    owned_account(account_id, require_tenant())
+    tenant_account(require_tenant(), account_id)
     g.pop("account_id", None)  # reading the log is no entry in it
     limit = parse_limit(request.args)
     nxt, prev = request.args.get("next_cursor"), request.args.get("prev_cursor")

@@ -6,20 +6,24 @@ import secrets
 from flask import current_app, g, request
 from marshmallow import Schema, ValidationError
 
-from ..errors import ApiError, bad_request
+from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import first_error
+from ..state.accounts import Account
 
 
 def services():
     return current_app.extensions["unified"]
 
 
-def require_tenant() -> str:
+def _bearer() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthorized", "Send your API key as 'Authorization: Bearer <api_key>'")
-    found = services().key_for(key.strip())
+    return key.strip()
+
+
+def _accept(found) -> str:
     if found is None:
         raise ApiError(401, "unauthorized", "The API key is not valid (unknown, revoked or expired); create one "
                                             "with 'unified-ticketing api-keys create --tenant NAME'")
@@ -27,6 +31,36 @@ def require_tenant() -> str:
     if request.method not in ("GET", "HEAD"):
         writing_key(f"{request.method} {request.path}")
     return found.tenant
+
+
+def require_tenant() -> str:
+    return _accept(services().key_for(_bearer()))
+
+
+def require_account(account_id: str | None) -> Account:
+    """The caller's integrated account `account_id` (a 404 for another tenant's, or one beyond the key's
+    reach), loaded once for the whole request: the API key and the account in one Redis round trip."""
+    api_key = _bearer()
+    if not account_id:
+        require_tenant()
+        raise bad_request("integrated_account_id is required", "integrated_account_id")
+    found, account = services().accounts.load_for_key(api_key, account_id)
+    tenant = _accept(found)
+    return owned(account, account_id, tenant)
+
+
+def tenant_account(tenant: str, account_id: str | None) -> Account:
+    """The tenant's integrated account `account_id` (after `require_tenant`), loaded once for the request."""
+    if not account_id:
+        raise bad_request("integrated_account_id is required", "integrated_account_id")
+    return owned(services().accounts.load(account_id), account_id, tenant)
+
+
+def owned(account: Account | None, account_id: str, tenant: str) -> Account:
+    if account is None or account.tenant != tenant or not key_reaches(account_id):
+        raise not_found(f"No integrated account '{account_id}'")
+    g.integration, g.account_id = account.integration, account_id  # for metrics and logs (and the account's)
+    return account
 
 
 def writing_key(action: str) -> None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from ..engine import custom_fields
-from ..engine.executor import account_from
 from ..errors import ApiError, bad_request
-from ..state import accounts
-from .common import require_tenant, services
-from .integrated_accounts import owned_account
+from .common import require_tenant, services, tenant_account
 
 bp = Blueprint("custom_fields", __name__)
 
@@ -21,12 +18,11 @@ def list_fields():
         raise bad_request("integrated_account_id is required", "integrated_account_id")
     if resource not in custom_fields.RESOURCES:
         raise bad_request(f"resource must be one of {', '.join(custom_fields.RESOURCES)}", "resource")
-    record = owned_account(account_id, tenant)
+    account = tenant_account(tenant, account_id)
     svc = services()
-    engine = svc.engines[record["integration"]]
-    account = account_from(record, accounts.credentials(svc.fernet, record))
-    sources = svc.custom_fields.get(record["integration"], {}).get((resource, account.version))
+    engine = svc.engines[account.integration]
+    sources = svc.custom_fields.get(account.integration, {}).get((resource, account.version))
     if sources is None:
         raise ApiError(501, "not_supported", f"{engine.integration.title} declares no custom fields for {resource}")
-    return {"integration": record["integration"], "resource": resource,
+    return {"integration": account.integration, "resource": resource,
             "result": custom_fields.discover(engine, account, sources)}

@@ -5,13 +5,10 @@ import itertools
 
 from flask import Blueprint, Response, request, stream_with_context
 
-from ..engine.executor import account_from
 from ..engine.query import parse_bool, parse_datetime
 from ..errors import bad_request
 from ..export import export_tickets, ndjson
-from ..state import accounts
-from .common import require_tenant, services
-from .integrated_accounts import owned_account
+from .common import require_tenant, services, tenant_account
 
 bp = Blueprint("export", __name__)
 PARAMS = {"integrated_account_id", "since", "with_comments", "include_remote_data"}
@@ -23,16 +20,11 @@ def export():
     unknown = sorted(set(request.args) - PARAMS)
     if unknown:
         raise bad_request(f"Unknown parameter '{unknown[0]}'; export takes {', '.join(sorted(PARAMS))}", unknown[0])
-    account_id = request.args.get("integrated_account_id")
-    if not account_id:
-        raise bad_request("integrated_account_id is required", "integrated_account_id")
-    record = owned_account(account_id, tenant)
-    svc = services()
+    account = tenant_account(tenant, request.args.get("integrated_account_id"))
     since = parse_datetime(request.args["since"], "since") if "since" in request.args else None
     with_comments = parse_bool(request.args, "with_comments", True)
     remote = parse_bool(request.args, "include_remote_data", False)
-    engine = svc.engine_for(record)
-    account = account_from(record, accounts.credentials(svc.fernet, record))
+    engine = services().engine_for(account)
     pages = export_tickets(engine, account, since=since, with_comments=with_comments, include_remote_data=remote)
     first = next(pages)  # read here, so the first page's error is an error answer, not a 500 from the server
     body = (ndjson(records) for records, _ in itertools.chain([first], pages))

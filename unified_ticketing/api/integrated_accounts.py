@@ -1,16 +1,15 @@
 """Integrated accounts: a tenant's connections to helpdesk accounts. Another tenant's account is a 404."""
-import json
 import logging
 
-from flask import Blueprint, current_app, g
+from flask import Blueprint, current_app
 
 from ..engine.expressions import ExpressionFailed
-from ..errors import ApiError, bad_request, not_found
+from ..errors import ApiError, bad_request
 from ..schemas.requests import IntegratedAccountCreate
-from ..state import accounts
+from ..state.accounts import Account
 from .addresses import check_public
-from .common import key_reaches, load_body, require_tenant, services, unlimited_key
-from .webhook_registration import account_connected, account_removed
+from .common import key_reaches, load_body, require_tenant, services, tenant_account, unlimited_key
+from .webhook_registration import Registrar
 
 bp = Blueprint("integrated_accounts", __name__)
 log = logging.getLogger(__name__)
@@ -67,8 +66,10 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
     if field and not current_app.config["ALLOW_PRIVATE_UPSTREAMS"]:
         check_public(base_url, f"credentials.{field}", f"{integration.title} servers must be public (set "
                      "UNIFIED_ALLOW_PRIVATE_UPSTREAMS=true for one on a private network)")
+    unsaved = Account(id=None, tenant=tenant, version=version, auth_type=auth_type, credentials=creds,
+                      integration=integration.name)
     try:
-        engine.upstream.call(auth_type, creds, integration.verify.prepare(None, version=version))
+        engine.upstream.call(unsaved, integration.verify.prepare(None, version=version))
     except ApiError as err:
         rule = integration.verify_errors.get((err.remote or {}).get("type"))
         if rule is not None:  # the integration file says what this failure means (a missing permission, say)
@@ -84,28 +85,24 @@ def connect(tenant: str, engine, version: str | None, auth_type: str, creds: dic
                            "unless the server lives under one)", param=f"credentials.{field}",
                            remote=err.remote) from None
         raise
-    info = {**identify(engine, auth_type, creds, version), **info}  # what the token answer said wins
+    info = {**identify(engine, unsaved), **info}  # what the token answer said wins
     svc = services()
-    account = accounts.create(svc.redis, svc.fernet, tenant, integration.name, version, {"type": auth_type, **creds},
-                              info=info)
+    account = svc.accounts.create(tenant, integration.name, version, auth_type, creds, info=info)
     mapping = svc.events.get(integration.name)
-    note = mapping and account_connected(engine, accounts.get(svc.redis, account["id"]), mapping,
-                                         register=current_app.config["WEBHOOKS_REGISTER"])
+    note = mapping and Registrar.of(current_app).account_connected(engine, account, mapping)
     if note:
-        svc.redis.hset(accounts.key(account["id"]), "info", json.dumps({**info, **note}))
-        account = accounts.public(accounts.get(svc.redis, account["id"]))
-    return account
+        svc.accounts.set_info(account, {**info, **note})
+    return account.public()
 
 
-def identify(engine, auth_type: str, creds: dict, version: str, account_id: str | None = None) -> dict:
+def identify(engine, account: Account) -> dict:
     """The account's context from the integration's `identity` call: whose credentials these are."""
     spec, title = engine.integration.identity, engine.integration.title
     if spec is None:
         return {}
-    request = spec.request.prepare(None, version=version)
+    request = spec.request.prepare(None, version=account.version)
     try:
-        answer = engine.upstream.call(auth_type, creds, request, base_url=engine.upstream.identity_url,
-                                      account_id=account_id)
+        answer = engine.upstream.call(account, request, base_url=engine.upstream.identity_url)
     except ApiError as err:
         if err.status in (401, 403):
             raise ApiError(422, "invalid_credentials", f"{title} accepted these credentials but would not say "
@@ -134,38 +131,30 @@ def complete_identity(engine, account) -> None:
     if spec is None or set(spec.context) <= set(account.context):
         return
     try:
-        learnt = identify(engine, account.auth_type, account.credentials, account.version, account.id)
+        learnt = identify(engine, account)
     except ApiError as err:
         log.warning("could not learn the identity of account %s: %s", account.id, err.message)
         return
-    account.context = {**learnt, **account.context}
-    accounts.set_info(services().redis, account.id, account.context)
+    services().accounts.set_info(account, {**learnt, **account.context})
 
 
 @bp.get("/integrated-accounts")
 def index():
     tenant = require_tenant()
-    items = [a for a in accounts.list_for(services().redis, tenant) if key_reaches(a["id"])]
+    items = [a for a in services().accounts.list_for(tenant) if key_reaches(a["id"])]
     return {"result": items, "next_cursor": None, "prev_cursor": None, "result_count": len(items)}
-
-
-def owned_account(account_id: str, tenant: str) -> dict:
-    record = accounts.get(services().redis, account_id)
-    if record is None or record["tenant"] != tenant or not key_reaches(account_id):
-        raise not_found(f"No integrated account '{account_id}'")
-    g.integration, g.account_id = record["integration"], account_id  # for metrics and logs (and the account's)
-    return record
 
 
 @bp.get("/integrated-accounts/<account_id>")
 def show(account_id: str):
-    return accounts.public(owned_account(account_id, require_tenant()))
+    return tenant_account(require_tenant(), account_id).public()
 
 
 @bp.delete("/integrated-accounts/<account_id>")
 def delete(account_id: str):
-    record = owned_account(account_id, require_tenant())
+    account = tenant_account(require_tenant(), account_id)
     svc = services()
-    account_removed(svc.engines[record["integration"]], record, svc.events.get(record["integration"]))
-    accounts.delete(svc.redis, record)
+    Registrar.of(current_app).account_removed(svc.engines[account.integration], account,
+                                              svc.events.get(account.integration))
+    svc.accounts.delete(account)
     return "", 204

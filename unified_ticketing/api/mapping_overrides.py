@@ -9,14 +9,12 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from ..engine import overrides as ov
-from ..engine.executor import Options, account_from
+from ..engine.executor import Options
 from ..engine.query import parse_filters
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.ticketing import MODELS
-from ..state import accounts
 from ..state import mapping_overrides as store
-from .common import require_tenant, services, unlimited_key
-from .integrated_accounts import owned_account
+from .common import require_tenant, services, tenant_account, unlimited_key
 
 bp = Blueprint("mapping_overrides", __name__, url_prefix="/mapping-overrides")
 SLOT = "/<scope>/<target>/<resource>/<method>"
@@ -42,8 +40,8 @@ class _Slot:
                 raise not_found(f"No integration '{target}'; integrations: {', '.join(sorted(svc.engines))}")
             self.integration = target
         else:
-            self.account = owned_account(target, self.tenant)
-            self.integration = self.account["integration"]
+            self.account = tenant_account(self.tenant, target)
+            self.integration = self.account.integration
         self.scope, self.target, self.resource, self.method = scope, target, resource, method
         self.name = store.slot(scope, target, resource, method)
         self.engine = svc.engines[self.integration]
@@ -113,8 +111,8 @@ def list_overrides():
         if scope == "account" and (not key.reaches(target) or (account_id and target != account_id)):
             continue
         if scope == "account" and integration:
-            record = accounts.get(services().redis, target)
-            if record is None or record["integration"] != integration:
+            found = services().accounts.load(target)
+            if found is None or found.integration != integration:
                 continue
         out.append({"scope": scope, "target": target, "resource": resource, "method": method, **entry})
     return {"result": sorted(out, key=lambda e: (e["scope"] != "tenant", e["target"], e["resource"], e["method"]))}
@@ -179,14 +177,13 @@ def preview(scope, target, resource, method):
     proposed = s.check(body.get("override"))
     if method in ("create", "update"):
         return _preview_input(s, proposed, body)
-    record = _preview_account(s, body)
+    account = _preview_account(s, body)
     svc = services()
-    lower, higher = (svc.overrides.layers(s.tenant, s.integration, record["id"], skip=s.name, scopes=(sc,))
+    lower, higher = (svc.overrides.layers(s.tenant, s.integration, account.id, skip=s.name, scopes=(sc,))
                      for sc in store.SCOPES)  # tenant ones, account ones
     after = ov.merge([*lower, (resource, proposed), *higher] if scope == "tenant"
                      else [*lower, *higher, (resource, proposed)])
-    before = svc.overrides.for_account(s.tenant, s.integration, record["id"])
-    account = account_from(record, accounts.credentials(svc.fernet, record))
+    before = svc.overrides.for_account(s.tenant, s.integration, account.id)
     limit = body.get("limit", 10)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= PREVIEW_LIMIT:
         raise bad_request(f"limit: an integer from 1 to {PREVIEW_LIMIT}", "limit")
@@ -234,11 +231,11 @@ def _preview_account(s: _Slot, body: dict) -> dict:
     if not isinstance(account_id, str) or not account_id:
         raise bad_request(f"integrated_account_id: the {s.integration} account to preview the tenant override on",
                           "integrated_account_id")
-    record = owned_account(account_id, s.tenant)
-    if record["integration"] != s.integration:
-        raise bad_request(f"integrated_account_id: account '{account_id}' is on {record['integration']}, not "
+    account = tenant_account(s.tenant, account_id)
+    if account.integration != s.integration:
+        raise bad_request(f"integrated_account_id: account '{account_id}' is on {account.integration}, not "
                           f"{s.integration}", "integrated_account_id")
-    return record
+    return account
 
 
 def _preview_list(s: _Slot, account, before, after, body: dict, limit: int) -> dict:

@@ -10,10 +10,10 @@ import re
 
 from flask import Blueprint, Response, request
 
+from ..engine.upstream import Attempt
 from ..errors import ApiError, bad_request
-from ..state import accounts
-from .common import require_tenant, services
-from .integrated_accounts import engine_for, owned_account
+from .common import require_tenant, tenant_account
+from .integrated_accounts import engine_for
 
 bp = Blueprint("proxy", __name__)
 FORWARDED_HEADERS = ("Content-Type", "Retry-After", "Legacy", "X-RateLimit-Limit", "X-RateLimit-Remaining",
@@ -33,22 +33,16 @@ def forward(integration: str, path: str):
         raise ApiError(403, "path_not_allowed", f"The proxy does not forward {request.method} /{path} to "
                        f"{engine.integration.title}; allowed: {request.method} {', '.join(allowed) or 'nothing'}"
                        + (f". {refused}" if refused else ""), param="path")
-    account_id = request.args.get("integrated_account_id")
-    if not account_id:
-        raise bad_request("integrated_account_id is required", "integrated_account_id")
-    record = owned_account(account_id, tenant)
-    if record["integration"] != integration:
-        raise bad_request(f"integrated account {account_id} is a {record['integration']} account", "integration")
-    upstream = engine.upstream
-    creds = {k: v for k, v in accounts.credentials(services().fernet, record).items() if k != "type"}
+    account = tenant_account(tenant, request.args.get("integrated_account_id"))
+    if account.integration != integration:
+        raise bad_request(f"integrated account {account.id} is a {account.integration} account", "integration")
     query = [(k, v) for k, v in request.args.items(multi=True) if k != "integrated_account_id"]
     payload = {"params": query}
     extra = {}
     if request.method == "POST":
         payload["data"] = request.get_data()
         extra["Content-Type"] = request.headers.get("Content-Type", "application/json")
-    resp, _ = upstream.send(request.method, f"/{path}", path, record["auth_type"], creds, payload,
-                            idempotent=request.method == "GET", account_id=account_id, passthrough=True,
-                            extra_headers=extra)
+    resp, _ = engine.upstream.send(Attempt(request.method, f"/{path}", path, payload, account,
+                                           idempotent=request.method == "GET", passthrough=True, extra_headers=extra))
     headers = {h: resp.headers[h] for h in FORWARDED_HEADERS if h in resp.headers}
     return Response(resp.content, status=resp.status_code, headers=headers)

@@ -6,16 +6,16 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..engine import files, writes
-from ..engine.executor import Options, account_from
+from ..engine.executor import Options
 from ..engine.loader import RESOURCES
 from ..engine.query import RESERVED, parse_bool, parse_filters, parse_limit
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import first_error
 from ..schemas.writes import BODIES, file_fields
-from ..state import accounts, idempotency
+from ..state import idempotency
 from .addresses import check_public_file
-from .common import load_body, require_tenant, services
-from .integrated_accounts import complete_identity, owned_account
+from .common import load_body, require_account, services
+from .integrated_accounts import complete_identity
 
 bp = Blueprint("unified", __name__, url_prefix="/unified/ticketing")
 
@@ -23,14 +23,8 @@ bp = Blueprint("unified", __name__, url_prefix="/unified/ticketing")
 def _context(resource: str):
     if resource not in RESOURCES:
         raise not_found(f"No resource '{resource}'; resources: {', '.join(RESOURCES)}")
-    tenant = require_tenant()
-    account_id = request.args.get("integrated_account_id")
-    if not account_id:
-        raise bad_request("integrated_account_id is required", "integrated_account_id")
-    record = owned_account(account_id, tenant)
-    svc = services()
-    engine = svc.engine_for(record)
-    account = account_from(record, accounts.credentials(svc.fernet, record))
+    account = require_account(request.args.get("integrated_account_id"))
+    engine = services().engine_for(account)
     fmt = request.args.get("format", "unified")
     if fmt not in ("unified", "raw"):
         raise bad_request(f"format must be unified or raw; got '{fmt}'", "format")

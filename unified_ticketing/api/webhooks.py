@@ -12,7 +12,6 @@ from .. import observability
 from ..engine.events import EVENTS
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import SubscriptionCreate
-from ..state import accounts
 from ..state import webhooks as store
 from ..urls import http_url
 from .addresses import check_public
@@ -95,11 +94,10 @@ def receive(integration: str, account_id: str):
     if mapping.per_client:
         raise not_found(f"{svc.engines[integration].integration.title} webhooks are received for the whole "
                         f"integration: POST /webhooks/{integration}")
-    record = accounts.get(svc.redis, account_id)
-    if record is None or record["integration"] != integration:
+    account = svc.accounts.load(account_id)
+    if account is None or account.integration != integration:
         raise not_found(f"No {integration} integrated account '{account_id}' receives webhooks here")
-    expected = record.get("webhook_secret")
-    body, action = _delivery(mapping, expected and svc.fernet.decrypt(expected.encode()).decode(), "this account")
+    body, action = _delivery(mapping, svc.accounts.webhook_secret(account), "this account")
     accepted = store.accept(svc.redis, account_id, action, mapping.payload(body))
     observability.WEBHOOKS_RECEIVED.labels(integration, "accepted" if accepted else "duplicate").inc()
     return {"accepted": accepted, "duplicate": not accepted}

@@ -9,10 +9,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.ticketing import MODELS
+from ..state.accounts import Account
 from ..state.traversals import CursorError, Traversals
 from .calls import Prepared
 from .expressions import ExpressionFailed
@@ -22,24 +23,6 @@ from .pagination import RepeatedPosition, Walk, position_key
 from .upstream import Upstream
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Account:
-    """What the engine needs of an integrated account."""
-    id: str
-    tenant: str
-    version: str
-    auth_type: str
-    credentials: dict
-    context: dict = field(default_factory=dict)  # learnt at connect (`$account` in mappings)
-
-
-def account_from(record: dict, credentials: dict) -> Account:
-    """The engine's view of a stored integrated account and its decrypted credentials."""
-    return Account(id=record["id"], tenant=record["tenant"], version=record["api_version"],
-                   auth_type=record["auth_type"], credentials={k: v for k, v in credentials.items() if k != "type"},
-                   context=json.loads(record.get("info") or "{}"))
 
 
 @dataclass
@@ -71,7 +54,7 @@ class Engine:
 
     def _call(self, account: Account, request: Prepared) -> dict:
         log.debug("upstream %s %s", request.name, request.path)
-        return self.upstream.call(account.auth_type, account.credentials, request, account_id=account.id)
+        return self.upstream.call(account, request)
 
     def _base_url(self, account: Account) -> str:
         """`$base_url` in mappings: the API's base URL for this account (for links relative to the server)."""

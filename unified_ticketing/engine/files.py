@@ -49,7 +49,7 @@ def open_download(upstream: Upstream, account: Account, url, file_name: str | No
     headers = upstream.headers(account.auth_type, account.credentials) \
         if policy.credentials and target == api else {}
     try:
-        resp = upstream.session.get(url, stream=True, timeout=upstream.timeout, verify=upstream.verify,
+        resp = upstream.session_for(url).get(url, stream=True, timeout=upstream.timeout, verify=upstream.verify,
                                     headers=headers, allow_redirects=False)
     except requests.Timeout:
         raise ApiError(504, "upstream_timeout", f"{title}'s file host did not answer in {upstream.timeout:g} s; "

@@ -1,16 +1,19 @@
 """Calls to a helpdesk's API, as its integration file describes them: URL, auth headers, how an
 error, a rate limit and a dead token are recognized, and which failures may be retried.
 
-One pooled HTTP session per integration. Around every call: the shared rate limiter (cooldown
-and token bucket in Redis), fresh OAuth credentials (refreshed ahead of expiry, and once more on
-an authentication error), and tenacity retries with exponential backoff and jitter. A write
-(`idempotent=False`) is retried only when the upstream cannot have processed it.
+One keep-alive HTTP session per upstream origin (`sessions.py`). Every call is for an `Account`
+the request loaded once (credentials, status, rate-limit scope) and is described by one `Attempt`.
+Around it: the shared rate limiter (cooldown and token bucket in Redis), fresh OAuth credentials
+(refreshed ahead of expiry, and once more on an authentication error, into the same Account), and
+tenacity retries with exponential backoff and jitter. A write (`idempotent=False`) is retried only
+when the upstream cannot have processed it.
 """
 from __future__ import annotations
 
 import logging
 import math
 import time
+from dataclasses import dataclass, field
 from urllib.parse import urlunsplit
 
 import requests
@@ -19,13 +22,13 @@ from urllib3.exceptions import NewConnectionError
 
 from .. import jsonio, observability
 from ..errors import ApiError
-from ..netguard import GuardedAdapter
-from ..state import accounts
+from ..state.accounts import Account, Accounts
 from ..state.ratelimit import RateLimiter
 from ..state.tokens import InvalidGrant, TokenKeeper
 from ..urls import http_url, origin
 from .calls import Prepared
 from .loader import Integration
+from .sessions import Sessions
 
 log = logging.getLogger(__name__)
 MAX_WAIT = 300.0  # seconds: the longest cooldown an upstream's rate-limit answer can impose
@@ -40,6 +43,28 @@ class TransportError(ApiError):
         self.sent = sent
 
 
+@dataclass
+class Attempt:
+    """One upstream call through its tries: what to send, for which account, and what the tries learn."""
+    method: str
+    path: str
+    action: str  # the mapping's name for the call (messages, metrics)
+    payload: dict  # requests' keyword arguments: params, json, data, files
+    account: Account
+    idempotent: bool = True
+    passthrough: bool = False  # the proxy: upstream errors are answered as they are, not raised
+    extra_headers: dict = field(default_factory=dict)
+    base_url: str | None = None  # elsewhere than the account's API (the identity host)
+    credentials: dict = field(default_factory=dict)  # as sent: refreshed ones after a reauth error
+    scope: str = ""  # the rate-limit scope
+    refreshed: bool = False
+    cooldown_ms: int | None = None  # read with the account (still fresh): used by the first try only
+
+    @property
+    def metric(self) -> str:
+        return "proxy" if self.passthrough else self.action  # a proxy path is the caller's text: not a label
+
+
 class Upstream:
     def __init__(self, integration: Integration, env: dict, timeout: float, verify: bool, redis=None, fernet=None,
                  refresh_margin: float = 300, wait_budget: float = 10, public_only: bool = False):
@@ -49,14 +74,10 @@ class Upstream:
         self.timeout = timeout
         self.verify = verify
         self.refresh_margin = refresh_margin
-        self.session = requests.Session()
         # An account's own server (a URL the tenant chose) is reached only at public addresses, checked on
         # every connection (`public_only`: production without UNIFIED_ALLOW_PRIVATE_UPSTREAMS).
-        guarded = public_only and base.credential is not None
-        adapter = (GuardedAdapter if guarded else requests.adapters.HTTPAdapter)(pool_connections=4, pool_maxsize=32)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.redis = redis
+        self.sessions = Sessions(guarded=public_only and base.credential is not None)
+        self.accounts = Accounts(redis, fernet) if redis is not None else None
         self.keeper = TokenKeeper(redis, fernet) if redis is not None else None
         self.limiter = RateLimiter(redis, wait_budget) if redis is not None else None
         rl = integration.rate_limit
@@ -99,28 +120,29 @@ class Upstream:
                                "was copied whole and nothing else", param="credentials")
         return headers
 
-    def _account(self, account_id: str | None, auth_type: str, credentials: dict) -> tuple[dict, str, str | None]:
-        """(credentials to use, rate-limit scope, stored status): stored and fresh for a connected OAuth account."""
-        if account_id is None or self.redis is None:  # connecting: scoped to the server being checked
-            return credentials, f"{self.integration.name}:unbound:{self.base_url_for(credentials)}", None
-        record = accounts.get(self.redis, account_id) or {}
-        scope = f"{self.integration.name}:{accounts.public(record)['context'].get('license') or account_id}" \
-            if record else f"{self.integration.name}:{account_id}"
-        if auth_type == "oauth2" and record:
-            credentials = self.keeper.current(account_id, self.refresh_margin, self.refresh_tokens)
-            credentials = {k: v for k, v in credentials.items() if k != "type"}
-        return credentials, scope, record.get("status")
+    def _prepare(self, attempt: Attempt) -> None:
+        """The credentials to send (fresh for a stored OAuth account) and the rate-limit scope."""
+        account = attempt.account
+        if account.id is None or self.keeper is None:  # connecting: scoped to the server being checked
+            attempt.credentials = account.credentials
+            attempt.scope = f"{self.integration.name}:unbound:{self.base_url_for(account.credentials)}"
+            return
+        attempt.scope = account.rate_scope
+        attempt.cooldown_ms = account.cooldown_left_ms()
+        if account.auth_type == "oauth2":
+            attempt.credentials = self.keeper.current(account, self.refresh_margin, self.refresh_tokens)
+        else:
+            attempt.credentials = account.credentials
 
-    def _note_credentials(self, account_id: str | None, state: dict, rejected: bool) -> None:
+    def _note_credentials(self, account: Account, rejected: bool) -> None:
         """Show on the account whether the helpdesk last rejected its credentials (a revoked token), so
         `GET /integrated-accounts` tells before the next call does; cleared by the next accepted call."""
-        if account_id is None or self.redis is None or state["status"] not in ("active", REJECTED):
+        if account.id is None or self.accounts is None or account.status not in ("active", REJECTED):
             return
         wanted = REJECTED if rejected else "active"
-        if state["status"] != wanted:
-            state["status"] = wanted
-            accounts.set_status(self.redis, account_id, wanted)
-            log.warning("%s credentials of account %s: %s", self.integration.name, account_id, wanted)
+        if account.status != wanted:
+            self.accounts.set_status(account, wanted)
+            log.warning("%s credentials of account %s: %s", self.integration.name, account.id, wanted)
 
     def refresh_tokens(self, credentials: dict) -> dict:
         """The OAuth refresh_token grant at the accounts host."""
@@ -128,10 +150,10 @@ class Upstream:
             raise ApiError(502, "oauth_not_configured", f"Cannot refresh {self.integration.title} tokens: set "
                            f"{self.integration.oauth.client_id_env} and {self.integration.oauth.client_secret_env}")
         try:
-            resp = self.session.post(self.accounts_url + self.integration.oauth.token_path, timeout=self.timeout,
-                                     verify=self.verify, data={
-                                         "grant_type": "refresh_token", "refresh_token": credentials["refresh_token"],
-                                         "client_id": self.client_id, "client_secret": self.client_secret})
+            resp = self.session_for(self.accounts_url).post(
+                self.accounts_url + self.integration.oauth.token_path, timeout=self.timeout, verify=self.verify,
+                data={"grant_type": "refresh_token", "refresh_token": credentials["refresh_token"],
+                      "client_id": self.client_id, "client_secret": self.client_secret})
             answer = resp.json()
         except (requests.RequestException, ValueError):
             raise ApiError(502, "token_refresh_failed", f"{self.integration.title}'s accounts host did not answer "
@@ -148,10 +170,10 @@ class Upstream:
         """The OAuth authorization_code grant (with the PKCE verifier)."""
         oauth = self.integration.oauth
         try:
-            resp = self.session.post(self.accounts_url + oauth.token_path, timeout=self.timeout, verify=self.verify,
-                                     data={"grant_type": "authorization_code", "code": code,
-                                           "client_id": self.client_id, "client_secret": self.client_secret,
-                                           "redirect_uri": redirect_uri, "code_verifier": verifier})
+            resp = self.session_for(self.accounts_url).post(
+                self.accounts_url + oauth.token_path, timeout=self.timeout, verify=self.verify,
+                data={"grant_type": "authorization_code", "code": code, "client_id": self.client_id,
+                      "client_secret": self.client_secret, "redirect_uri": redirect_uri, "code_verifier": verifier})
             answer = resp.json()
         except (requests.RequestException, ValueError):
             raise ApiError(502, "token_exchange_failed", f"{self.integration.title}'s accounts host did not answer "
@@ -162,9 +184,9 @@ class Upstream:
         return answer
 
     # --- calls --------------------------------------------------------------------------------
-    def call(self, auth_type: str, credentials: dict, request: Prepared, *, idempotent: bool = True,
-             files: dict | None = None, account_id: str | None = None, base_url: str | None = None) -> dict:
-        """One upstream request; returns the decoded body or raises ApiError.
+    def call(self, account: Account, request: Prepared, *, idempotent: bool = True, files: dict | None = None,
+             base_url: str | None = None) -> dict:
+        """One upstream request for `account`; returns the decoded body or raises ApiError.
 
         `idempotent=False` marks a write: it is retried only when the upstream cannot have
         processed it. `files` sends multipart form data (`{"file": (name, fileobj, content_type)}`)
@@ -175,84 +197,91 @@ class Upstream:
             payload.update(files=files, data=request.body or {})
         elif request.body is not None:
             payload["json"] = request.body
-        _, data = self.send(request.method, request.path, request.name, auth_type, credentials, payload,
-                            idempotent=idempotent, account_id=account_id, base_url=base_url)
+        _, data = self.send(Attempt(request.method, request.path, request.name, payload, account,
+                                    idempotent=idempotent, base_url=base_url))
         return data
 
-    def send(self, method: str, path: str, action: str, auth_type: str, credentials: dict, payload: dict, *,
-             idempotent: bool, account_id: str | None, passthrough: bool = False, extra_headers: dict | None = None,
-             base_url: str | None = None):
-        """(response, decoded body) of `method` on base URL + `path`, after pacing, refresh and retries;
-        `passthrough` returns upstream errors as responses instead of raising them (the proxy)."""
-        credentials, scope, status = self._account(account_id, auth_type, credentials)
+    def send(self, attempt: Attempt):
+        """(response, decoded body) of the attempt, after pacing, refresh and retries; a `passthrough`
+        attempt returns upstream errors as responses instead of raising them (the proxy)."""
+        self._prepare(attempt)
         policy = self.integration.retry
-        state = {"credentials": credentials, "refreshed": False, "extra_headers": extra_headers or {}, "status": status,
-                 "base_url": base_url,
-                 "metric": "proxy" if passthrough else action}  # a proxy path is the caller's text: not a label
         retrying = Retrying(
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
             wait=wait_exponential_jitter(multiplier=policy.initial_wait, max=policy.max_wait,
                                          jitter=policy.initial_wait),
-            retry=retry_if_exception(lambda exc: self._retryable(exc, idempotent)), reraise=True,
-            before_sleep=lambda rs: log.warning("retrying %s after %s", action, rs.outcome.exception()))
-        for attempt in retrying:
-            with attempt:
-                return self._attempt(method, path, action, auth_type, payload, state, scope, account_id, passthrough)
+            retry=retry_if_exception(lambda exc: self._retryable(exc, attempt.idempotent)), reraise=True,
+            before_sleep=lambda rs: log.warning("retrying %s after %s", attempt.action, rs.outcome.exception()))
+        for tried in retrying:
+            with tried:
+                return self._try(attempt)
         raise AssertionError("unreachable")
 
-    def _attempt(self, method, path, action, auth_type, payload, state, scope, account_id, passthrough):
-        errors = self.integration.errors
+    def _try(self, attempt: Attempt):
+        errors, account = self.integration.errors, attempt.account
         while True:
             if self.limiter is not None:
-                self.limiter.acquire(scope, self.rate, self.burst)
+                read = self.limiter.acquire(attempt.scope, self.rate, self.burst, cooldown_ms=attempt.cooldown_ms)
+                if read is not None:  # the account's next calls share this read for a moment
+                    account.cooldown_ms, account.cooldown_read_at = read, time.monotonic()
+                attempt.cooldown_ms = None
             started = time.perf_counter()
             try:
-                resp, data = self._once(method, path, action, auth_type, state["credentials"], payload,
-                                        state["extra_headers"], state["base_url"])
+                resp, data = self._once(attempt)
             except TransportError as exc:
-                observability.upstream_call(self.integration.name, state["metric"], exc.type, started, {exc.type})
+                observability.upstream_call(self.integration.name, attempt.metric, exc.type, started, {exc.type})
                 raise
-            err = self._error(action, resp, data)
-            observability.upstream_call(self.integration.name, state["metric"],
+            err = self._error(attempt.action, resp, data)
+            observability.upstream_call(self.integration.name, attempt.metric,
                                         err and ((err.remote or {}).get("type") or err.type), started,
                                         errors.statuses.keys() | {err.type} if err else (), resp.status_code)
             if err is None:
-                self._note_credentials(account_id, state, rejected=False)
+                self._note_credentials(account, rejected=False)
                 return resp, data
             err_type = (err.remote or {}).get("type")
-            if (err_type in errors.reauth_types and auth_type == "oauth2" and account_id and self.keeper
-                    and not state["refreshed"]):
-                state["refreshed"] = True
-                fresh = self.keeper.refresh(account_id, state["credentials"], self.refresh_tokens)
-                state["credentials"] = {k: v for k, v in fresh.items() if k != "type"}
+            if (err_type in errors.reauth_types and account.auth_type == "oauth2" and account.id and self.keeper
+                    and not attempt.refreshed):
+                attempt.refreshed = True
+                account.credentials = self.keeper.refresh(account.id, attempt.credentials, self.refresh_tokens)
+                attempt.credentials = account.credentials
                 continue
             if err.status == 401:
-                self._note_credentials(account_id, state, rejected=True)
+                self._note_credentials(account, rejected=True)
             if err.status == 429 and self.limiter is not None:
-                self.limiter.cool_down(scope, float(err.headers["Retry-After"]))
-            if passthrough and not self._retryable(err, idempotent=False):
+                self.limiter.cool_down(attempt.scope, float(err.headers["Retry-After"]))
+                account.cooldown_ms = None  # what was read with the account no longer holds
+            if attempt.passthrough and not self._retryable(err, idempotent=False):
                 return resp, data
             raise err
 
-    def _once(self, method, path, action, auth_type, credentials, payload, extra_headers, base_url=None):
+    def session_for(self, url: str) -> requests.Session:
+        return self.sessions.for_url(url)
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.sessions.close()
+
+    def _once(self, attempt: Attempt):
+        payload, credentials = attempt.payload, attempt.credentials
         for f in (payload.get("files") or {}).values():
             if hasattr(f[1], "seek"):
                 f[1].seek(0)
         title = self.integration.title
-        base_url = base_url or self.base_url_for(credentials)
-        url = base_url + path
-        headers = {**extra_headers, **self.headers(auth_type, credentials)}
+        base_url = attempt.base_url or self.base_url_for(credentials)
+        url = base_url + attempt.path
+        headers = {**attempt.extra_headers, **self.headers(attempt.account.auth_type, credentials)}
         if observability.request_id():  # for correlation in the upstream's (and any proxy's) logs
             headers[observability.REQUEST_ID_HEADER] = observability.request_id()
         try:
-            resp = self.session.request(method, url, timeout=self.timeout, verify=self.verify, allow_redirects=False,
-                                        headers=headers, **payload)
+            resp = self.sessions.for_url(base_url).request(attempt.method, url, timeout=self.timeout,
+                                                           verify=self.verify, allow_redirects=False,
+                                                           headers=headers, **payload)
         except requests.ConnectTimeout:
             raise TransportError(504, "upstream_timeout", f"{title} did not accept a connection in "
                                  f"{self.timeout:g} s", sent=False) from None
         except requests.Timeout:
-            raise TransportError(504, "upstream_timeout", f"{title} did not answer {action} in {self.timeout:g} s; "
-                                 "the outcome is unknown", sent=True) from None
+            raise TransportError(504, "upstream_timeout", f"{title} did not answer {attempt.action} in "
+                                 f"{self.timeout:g} s; the outcome is unknown", sent=True) from None
         except requests.ConnectionError as exc:
             sent = not _refused(exc)
             log.warning("%s unreachable at %s: %s", title, base_url, exc)

@@ -169,9 +169,7 @@ class _Run:
                 up = self.uploads[input_field]
                 files[part] = (up.name, up.data, up.content_type)
         log.debug("upstream %s %s", request.name, request.path)
-        a = self.account
-        return self.engine.upstream.call(a.auth_type, a.credentials, request, idempotent=not write, files=files,
-                                         account_id=a.id)
+        return self.engine.upstream.call(self.account, request, idempotent=not write, files=files)
 
 
 def outcome_unknown(err: ApiError) -> bool:

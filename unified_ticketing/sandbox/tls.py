@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import ssl
 import tempfile
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def self_signed_context(host: str) -> ssl.SSLContext:
+def self_signed_files(host: str) -> tuple[str, str]:
+    """(certificate, key) PEM files of a new self-signed certificate for `host` and localhost."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "livechat-sandbox")])
     now = datetime.datetime.now(datetime.UTC)
@@ -32,16 +32,14 @@ def self_signed_context(host: str) -> ssl.SSLContext:
     (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                                         serialization.PrivateFormat.PKCS8,
                                                         serialization.NoEncryption()))
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(folder / "cert.pem", folder / "key.pem")
-    return ctx
+    return str(folder / "cert.pem"), str(folder / "key.pem")
 
 
 def listen(app, host: str, port: int, tls: bool):
-    """A threaded server for a sandbox app on host:port (0: any free port), self-signed https when
-    `tls`; returns (server, base URL)."""
-    from ..http_server import threaded_server
+    """A keep-alive HTTP/1.1 server for a sandbox app on host:port (0: any free port), as the real
+    servers keep connections open; self-signed https when `tls`. Returns (server, base URL)."""
+    from ..http_server import keepalive_server
 
-    server = threaded_server(host, port, app, ssl_context=self_signed_context(host) if tls else None)
+    server = keepalive_server(host, port, app, tls_files=self_signed_files(host) if tls else None)
     shown = f"[{host}]" if ":" in host else host
     return server, f"{'https' if tls else 'http'}://{shown}:{server.server_port}"

@@ -93,15 +93,15 @@ def run(r, account_id: str, key: str, print_: str, perform: Callable[[bool], Out
             return replay
         earlier = r.get(record_key)
         reconcile_first = earlier is not None
-        r.set(record_key, json.dumps({"fingerprint": print_, "state": "started"}), ex=TTL_SECONDS)
+        r.set(record_key, started_record(print_), ex=TTL_SECONDS)
         try:
             outcome = perform(reconcile_first)
         except ApiError as err:
-            if err.status < 500 and err.status not in NOT_FINAL:
-                _store(r, record_key, print_, err.status, err.to_dict())
+            if final(err.status):
+                r.set(record_key, done_record(print_, err.status, err.to_dict()), ex=TTL_SECONDS)
             raise
-        if outcome.status < 500 and outcome.status not in NOT_FINAL:
-            _store(r, record_key, print_, outcome.status, outcome.body)
+        if final(outcome.status):
+            r.set(record_key, done_record(print_, outcome.status, outcome.body), ex=TTL_SECONDS)
         return outcome
     finally:
         done.set()
@@ -118,13 +118,28 @@ def _renew(r, lock_key: str, lock_value: str, done: threading.Event) -> None:
             continue
 
 
-def _store(r, record_key: str, print_: str, status: int, body: dict) -> None:
-    r.set(record_key, json.dumps({"fingerprint": print_, "state": "done", "status": status, "body": body}),
-          ex=TTL_SECONDS)
+def final(status: int) -> bool:
+    """Whether an outcome is kept for replay: 2xx, and 4xx except those fixed by waiting or reconnecting;
+    anything else leaves the record `started`, so the next attempt reconciles first."""
+    return status < 500 and status not in NOT_FINAL
+
+
+def started_record(print_: str) -> str:
+    return json.dumps({"fingerprint": print_, "state": "started"})
+
+
+def done_record(print_: str, status: int, body: dict) -> str:
+    return json.dumps({"fingerprint": print_, "state": "done", "status": status, "body": body})
 
 
 def _stored(r, record_key: str, print_: str) -> Outcome | None:
-    raw = r.get(record_key)
+    return replay(r.get(record_key), print_)
+
+
+def replay(raw: str | None, print_: str) -> Outcome | None:
+    """What a stored record means for a request with fingerprint `print_`: its outcome to answer again
+    (an error outcome is raised), or None to run the write (no record, or one still `started`); a 422
+    when the key was used for another request."""
     if raw is None:
         return None
     record = json.loads(raw)

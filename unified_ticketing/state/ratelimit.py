@@ -32,6 +32,10 @@ return wait
 """
 
 
+def cooldown_key(scope: str) -> str:
+    return f"ut:{{rl:{scope}}}:cooldown"
+
+
 class RateLimiter:
     def __init__(self, r, wait_budget: float):
         self.r = r
@@ -42,18 +46,23 @@ class RateLimiter:
     def _key(scope: str, part: str) -> str:
         return f"ut:{{rl:{scope}}}:{part}"
 
-    def acquire(self, scope: str, rate: float, burst: float, budget: float | None = None) -> None:
-        """Wait for the scope's cooldown and a bucket slot, or raise 429 past the wait budget."""
+    def acquire(self, scope: str, rate: float, burst: float, budget: float | None = None,
+                cooldown_ms: int | None = None) -> int | None:
+        """Wait for the scope's cooldown and a bucket slot, or raise 429 past the wait budget.
+        `cooldown_ms`: the cooldown as read a moment ago (saves a round trip). Returns the cooldown it
+        read from Redis (None: it used `cooldown_ms`)."""
         budget = self.wait_budget if budget is None else budget
         deadline = time.monotonic() + budget
-        cooldown_ms = self.r.pttl(self._key(scope, "cooldown"))
+        read = None
+        if cooldown_ms is None:
+            cooldown_ms = read = max(0, self.r.pttl(cooldown_key(scope)))
         if cooldown_ms > 0:
             if cooldown_ms / 1000 > budget:
                 observability.RATE_LIMIT_WAITS.labels("cooldown", "refused").inc()
                 raise self.too_many(cooldown_ms / 1000, rate)
             _wait("cooldown", cooldown_ms / 1000)
         if rate <= 0:
-            return
+            return read
         left_ms = max(0, int((deadline - time.monotonic()) * 1000))
         wait_ms = self._take(keys=[self._key(scope, "bucket")], args=[rate, max(burst, 1), left_ms])
         if wait_ms < 0:
@@ -61,10 +70,11 @@ class RateLimiter:
             raise self.too_many((-wait_ms - 1) / 1000, rate)
         if wait_ms:
             _wait("bucket", wait_ms / 1000)
+        return read
 
     def cool_down(self, scope: str, seconds: float) -> None:
         """Every worker holds off this scope for `seconds` (an upstream said too_many_requests)."""
-        key = self._key(scope, "cooldown")
+        key = cooldown_key(scope)
         ms = max(1, int(seconds * 1000))
         if self.r.pttl(key) < ms:
             self.r.set(key, "1", px=ms)

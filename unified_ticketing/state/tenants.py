@@ -65,9 +65,17 @@ def issue(r, tenant: str, scope: str = "full", accounts: list[str] | tuple = (),
     return {**public(meta), "api_key": api_key}
 
 
+def api_key_key(digest: str) -> str:
+    return f"ut:apikey:{digest}"
+
+
 def key_for(r, api_key: str) -> ApiKey | None:
     """The key record of `api_key`, or None when it is unknown, revoked or expired."""
-    raw = r.get(f"ut:apikey:{hash_api_key(api_key)}")
+    return parse_key(r, r.get(api_key_key(hash_api_key(api_key))))
+
+
+def parse_key(r, raw: str | None) -> ApiKey | None:
+    """The key record stored as `raw` (None: no such key); notes its use now and then."""
     if raw is None:
         return None
     if not raw.startswith("{"):

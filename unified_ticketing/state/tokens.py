@@ -59,20 +59,26 @@ class TokenKeeper:
         self._release = r.register_script(_RELEASE)
 
     def _read(self, account_id: str) -> tuple[dict, dict]:
-        record = accounts.get(self.r, account_id)
-        if record is None:
+        """The stored record and credentials as they are now (another worker may have refreshed them)."""
+        record = self.r.hgetall(accounts.key(account_id))
+        if not record:
             raise ApiError(404, "not_found", f"No integrated account '{account_id}'")
         if record.get("status") == "needs_reauth":
             raise reconnect_error(account_id)
-        return record, accounts.credentials(self.fernet, record)
+        creds = json.loads(self.fernet.decrypt(record["credentials"].encode()))
+        return record, {k: v for k, v in creds.items() if k != "type"}
 
-    def current(self, account_id: str, margin: float, refresher) -> dict:
-        """The account's credentials, refreshed first when they expire within `margin` seconds."""
-        _, creds = self._read(account_id)
+    def current(self, account: accounts.Account, margin: float, refresher) -> dict:
+        """The loaded account's credentials, refreshed first when they expire within `margin` seconds
+        (the account then holds the new ones)."""
+        if account.status == "needs_reauth":
+            raise reconnect_error(account.id)
+        creds = account.credentials
         expiry = expires_at(creds)
         if expiry is None or expiry - time.time() > margin or not creds.get("refresh_token"):
             return creds
-        return self.refresh(account_id, creds, refresher)
+        account.credentials = self.refresh(account.id, creds, refresher)
+        return account.credentials
 
     def refresh(self, account_id: str, stale: dict, refresher) -> dict:
         """New credentials for `stale` ones; exactly one caller per stale token talks to the helpdesk."""
@@ -114,7 +120,7 @@ class TokenKeeper:
         fresh = {**creds, "access_token": answer["access_token"],
                  "refresh_token": answer.get("refresh_token") or creds.get("refresh_token"),
                  "expires_at": iso(time.time() + float(answer.get("expires_in", 3600)))}
-        encrypted = self.fernet.encrypt(json.dumps(fresh).encode()).decode()
+        encrypted = self.fernet.encrypt(json.dumps({"type": record["auth_type"], **fresh}).encode()).decode()
         if not self._save(keys=[accounts.key(account_id)], args=[rev, encrypted, "active"]):
             observability.TOKEN_REFRESHES.labels("superseded").inc()
             return self._read(account_id)[1]  # the fence moved: someone else saved newer tokens

@@ -136,6 +136,11 @@ def due_subscriptions(r, limit: int = 20) -> list[str]:
     return r.zrangebyscore(DUE, "-inf", int(time.time() * 1000), start=0, num=limit)
 
 
+def unschedule(r, sub_id: str) -> None:
+    """Stop looking at a subscription (it was deleted)."""
+    r.zrem(DUE, sub_id)
+
+
 def schedule(r, sub_id: str, at: float) -> None:
     r.zadd(DUE, {sub_id: int(at * 1000)})
 

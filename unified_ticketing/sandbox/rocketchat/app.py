@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -117,7 +118,9 @@ def create_app(options: SandboxOptions | None = None) -> Flask:
             visitor_ok = room is not None and token is not None and room["v"]["token"] == token
         if not (agent_ok or visitor_ok):
             return Response("Forbidden", 403, content_type="text/plain")
-        if stored is None or stored["name"] != name:
+        # Express routes on the path as sent and decodes each parameter; the server (cheroot) keeps an
+        # encoded slash in PATH_INFO, so a name holding "/" arrives with %2F still in it
+        if stored is None or stored["name"] != re.sub("%2[fF]", "/", name):
             return Response("Not Found", 404, content_type="text/plain")
         data = stored["data"] if stored["data"] is not None else seeded_file_bytes(file_id, stored["size"])
         disposition = f"attachment; filename*=UTF-8''{request.path.rsplit('/', 1)[-1]}"

@@ -1,0 +1,65 @@
+"""Redis round trips per unified page (part of figure 3): the service's app, in this process against
+the same sandbox and Redis, with every request's round trips counted where redis-py sends them
+(`Connection.send_packed_command`: once per command, once per pipeline)."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+from redis.connection import Connection
+
+from unified_ticketing.app import create_app
+
+from .common import ADMIN_TOKEN, SECRET_KEY, Context
+
+_count = threading.local()
+
+
+@contextmanager
+def counting():
+    """Round trips sent by this thread inside the block: `with counting() as n: ...; n()`."""
+    original = Connection.send_packed_command
+
+    def send(self, command, check_health=True):
+        _count.n = getattr(_count, "n", 0) + 1
+        return original(self, command, check_health)
+
+    Connection.send_packed_command = send
+    _count.n = 0
+    try:
+        yield lambda: _count.n
+    finally:
+        Connection.send_packed_command = original
+
+
+def per_page(ctx: Context, resource: str = "tickets", limit: int = 100, pages: int = 3) -> list[int]:
+    """Round trips of the first `pages` unified pages of `resource` (after one page to warm the process)."""
+    creds = ctx.sandbox.admin("GET", "credentials")
+    env = {"LIVECHAT_API_URL": ctx.sandbox.base_url, "LIVECHAT_ACCOUNTS_URL": ctx.sandbox.base_url}
+    app = create_app({"REDIS_URL": ctx.redis_url, "SECRET_KEY": SECRET_KEY, "ADMIN_TOKEN": ADMIN_TOKEN,
+                      "UPSTREAM_ENV": env, "UPSTREAM_VERIFY_TLS": False})
+    client = app.test_client()
+    key = client.post("/admin/api-keys", json={"tenant": "bench-redis"},
+                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).get_json()["api_key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    account = client.post("/integrated-accounts", headers=auth, json={"integration": "livechat", "credentials": {
+        "type": "personal_access_token", "account_id": creds["account_id"],
+        "token": creds["personal_access_token"]}}).get_json()["id"]
+    first = {"integrated_account_id": account, "limit": limit}
+    client.get(f"/unified/ticketing/{resource}", query_string=first, headers=auth)  # warm: scripts, scope
+    counts, query = [], first
+    try:
+        for _ in range(pages):
+            with counting() as trips:
+                resp = client.get(f"/unified/ticketing/{resource}", query_string=query, headers=auth)
+                counts.append(trips())
+            if resp.status_code != 200:
+                raise RuntimeError(f"redis round trips: {resource} page failed: {resp.status_code} "
+                                   f"{resp.get_data(as_text=True)[:300]}")
+            cursor = resp.get_json()["next_cursor"]
+            if not cursor:
+                break
+            query = {"integrated_account_id": account, "next_cursor": cursor}
+    finally:
+        app.extensions["unified"].redis.close()
+    return counts
