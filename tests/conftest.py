@@ -7,7 +7,7 @@ import pytest
 import requests
 import urllib3
 
-from unified_ticketing.sandbox.process import start_sandbox
+from helpdesk_sandboxes.process import start_sandbox
 from unified_ticketing.state.redis_server import redis_url
 
 # The sandbox's TLS certificate is self-signed.

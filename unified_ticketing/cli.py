@@ -7,7 +7,10 @@ import signal
 import sys
 import time
 
-from .sandbox import cli as sandboxes
+# `sandbox` and `dev` live in the helpdesk_sandboxes package (installed for tests and development, not in the
+# product's wheel); it is imported only when one of them runs
+SANDBOX_COMMANDS = {"sandbox": "run a local helpdesk sandbox (from the helpdesk_sandboxes package)",
+                    "dev": "run every sandbox and the service, with a demo tenant (what `make run` does)"}
 
 
 def cmd_serve(args) -> int:
@@ -254,10 +257,31 @@ def cmd_mcp(args) -> int:
     return 0
 
 
+def _sandbox_cli(argv: list[str]):
+    """helpdesk_sandboxes.cli when argv runs one of its commands; None for every other command."""
+    if not argv or argv[0] not in SANDBOX_COMMANDS:
+        return None
+    try:
+        from helpdesk_sandboxes import cli
+    except ModuleNotFoundError as exc:
+        if exc.name != "helpdesk_sandboxes":
+            raise
+        print(f"unified-ticketing {argv[0]}: the sandboxes are not installed; from the repository's root run "
+              "`pip install -e ./sandboxes` (`make` installs them with the test dependencies)", file=sys.stderr)
+        sys.exit(2)
+    return cli
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    sandboxes = _sandbox_cli(argv)
     parser = argparse.ArgumentParser(prog="unified-ticketing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sandboxes.add_parsers(sub)
+    if sandboxes:
+        sandboxes.add_parsers(sub)
+    else:
+        for name, text in SANDBOX_COMMANDS.items():
+            sub.add_parser(name, help=text)  # listed in --help; the real parser is the package's
     serve_p = sub.add_parser("serve", help="run the unified API service")
     serve_p.add_argument("--host", default="127.0.0.1")
     serve_p.add_argument("--port", type=int, default=8000)
@@ -320,7 +344,7 @@ def main(argv=None) -> int:
 
     configure_logging(os.environ.get("UNIFIED_LOG_FORMAT", "json"), os.environ.get("UNIFIED_LOG_LEVEL", "INFO"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    commands = {**sandboxes.COMMANDS, "serve": cmd_serve, "api-keys": cmd_api_keys,
+    commands = {**(sandboxes.COMMANDS if sandboxes else {}), "serve": cmd_serve, "api-keys": cmd_api_keys,
                 "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp}
     return commands[args.command](args)
 

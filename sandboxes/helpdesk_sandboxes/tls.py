@@ -40,7 +40,7 @@ def self_signed_context(host: str) -> ssl.SSLContext:
 def listen(app, host: str, port: int, tls: bool):
     """A threaded server for a sandbox app on host:port (0: any free port), self-signed https when
     `tls`; returns (server, base URL)."""
-    from ..http_server import threaded_server
+    from unified_ticketing.http_server import threaded_server
 
     server = threaded_server(host, port, app, ssl_context=self_signed_context(host) if tls else None)
     shown = f"[{host}]" if ":" in host else host

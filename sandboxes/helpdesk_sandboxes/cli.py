@@ -118,10 +118,10 @@ def _start(profile: Profile, args, port: int) -> str:
 def cmd_dev(args) -> int:
     import requests
 
-    from ..app import create_app
-    from ..http_server import serve_app
-    from ..state.redis_server import redis_url
-    from ..state.tenants import create_api_key
+    from unified_ticketing.app import create_app
+    from unified_ticketing.http_server import serve_app
+    from unified_ticketing.state.redis_server import redis_url
+    from unified_ticketing.state.tenants import create_api_key
 
     url, embedded = redis_url()
     print(f"Redis: {url}{' (embedded Valkey)' if embedded else ''}", flush=True)
