@@ -7,10 +7,7 @@ import signal
 import sys
 import time
 
-# `sandbox` and `dev` live in the helpdesk_sandboxes package (installed for tests and development, not in the
-# product's wheel); it is imported only when one of them runs
-SANDBOX_COMMANDS = {"sandbox": "run a local helpdesk sandbox (from the helpdesk_sandboxes package)",
-                    "dev": "run every sandbox and the service, with a demo tenant (what `make run` does)"}
+from . import sandbox_commands as sandboxes
 
 
 def cmd_serve(args) -> int:
@@ -257,31 +254,10 @@ def cmd_mcp(args) -> int:
     return 0
 
 
-def _sandbox_cli(argv: list[str]):
-    """helpdesk_sandboxes.cli when argv runs one of its commands; None for every other command."""
-    if not argv or argv[0] not in SANDBOX_COMMANDS:
-        return None
-    try:
-        from helpdesk_sandboxes import cli
-    except ModuleNotFoundError as exc:
-        if exc.name != "helpdesk_sandboxes":
-            raise
-        print(f"unified-ticketing {argv[0]}: the sandboxes are not installed; from the repository's root run "
-              "`pip install -e ./sandboxes` (`make` installs them with the test dependencies)", file=sys.stderr)
-        sys.exit(2)
-    return cli
-
-
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    sandboxes = _sandbox_cli(argv)
     parser = argparse.ArgumentParser(prog="unified-ticketing", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    if sandboxes:
-        sandboxes.add_parsers(sub)
-    else:
-        for name, text in SANDBOX_COMMANDS.items():
-            sub.add_parser(name, help=text)  # listed in --help; the real parser is the package's
+    sandboxes.add_parsers(sub)
     serve_p = sub.add_parser("serve", help="run the unified API service")
     serve_p.add_argument("--host", default="127.0.0.1")
     serve_p.add_argument("--port", type=int, default=8000)
@@ -344,7 +320,7 @@ def main(argv=None) -> int:
 
     configure_logging(os.environ.get("UNIFIED_LOG_FORMAT", "json"), os.environ.get("UNIFIED_LOG_LEVEL", "INFO"))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    commands = {**(sandboxes.COMMANDS if sandboxes else {}), "serve": cmd_serve, "api-keys": cmd_api_keys,
+    commands = {**sandboxes.COMMANDS, "serve": cmd_serve, "api-keys": cmd_api_keys,
                 "worker": cmd_worker, "webhooks": cmd_webhooks, "export": cmd_export, "mcp": cmd_mcp}
     return commands[args.command](args)
 

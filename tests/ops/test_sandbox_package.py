@@ -50,6 +50,7 @@ def test_sandbox_commands_without_the_package_say_what_to_install():
         assert f"unified-ticketing {command}: the sandboxes are not installed" in done.stderr
         assert "pip install -e ./sandboxes" in done.stderr
         assert "Traceback" not in done.stderr
+    assert "unified-ticketing sandbox: error: unrecognized arguments: --bogus" in run_cli("sandbox", "--bogus").stderr
     assert run_cli("--help", block_sandboxes=True).returncode == 0  # the product works without them
 
 
@@ -65,7 +66,7 @@ def test_the_product_wheel_leaves_the_sandboxes_out(tmp_path):
     product = zipfile.ZipFile(next(dist.glob("unified_ticketing-*.whl"))).namelist()
     sandboxes = zipfile.ZipFile(next(dist.glob("unified_ticketing_sandboxes-*.whl")))
     assert "unified_ticketing/cli.py" in product
-    assert not [n for n in product if "sandbox" in n.lower()]
+    assert not [n for n in product if "helpdesk_sandboxes" in n or "livechat" in n.lower()]
     assert {"helpdesk_sandboxes/livechat/app.py", "helpdesk_sandboxes/rocketchat/app.py",
             "helpdesk_sandboxes/cli.py"} <= set(sandboxes.namelist())
     metadata = next(n for n in sandboxes.namelist() if n.endswith(".dist-info/METADATA"))
