@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from unified_ticketing.sandbox.process import SandboxProcess, start_sandbox
+from helpdesk_sandboxes.process import SandboxProcess, start_sandbox
 
 ADMIN_TOKEN = "bench-admin-token"
 SECRET_KEY = "bench-secret-key"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import requests
 
-from unified_ticketing.sandbox.process import SandboxProcess, start_sandbox
+from helpdesk_sandboxes.process import SandboxProcess, start_sandbox
 
 from .common import Client, Context, Figure, Upstream, connect_pat, new_tenant, reset_stats, start_service, stats
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 import urllib3
 
-from unified_ticketing.sandbox.process import start_sandbox
+from helpdesk_sandboxes.process import start_sandbox
 from unified_ticketing.state.redis_server import private_redis_url, running_shared
 
 # Commands the tests run without REDIS_URL must not find the user's shared data or a `make run` stack.

@@ -8,7 +8,7 @@ import sys
 import time
 
 from . import events_listen
-from .sandbox import cli as sandboxes
+from . import sandbox_commands as sandboxes
 
 
 def cmd_serve(args) -> int:

@@ -114,8 +114,8 @@ def _validate_unified(path: str, body, one: bool = False) -> None:
 def test_live_app_keeps_the_contract_on_rocket_chat(service, rc_sandbox, redis_server_url):
     """The unified operations, on a Rocket.Chat account: reads against the shared read-only sandbox, writes
     against a sandbox of this test's own. Unsupported writes must be honest 4xx, never a 500."""
+    from helpdesk_sandboxes.process import start_sandbox
     from tests.conftest import connect_rocketchat
-    from unified_ticketing.sandbox.process import start_sandbox
 
     reader = new_tenant(service, "contract-rc")
     read_account = connect_rocketchat(reader, rc_sandbox)

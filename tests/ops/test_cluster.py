@@ -11,11 +11,11 @@ import pytest
 import requests
 from redis.cluster import key_slot
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import ServiceClient, connect_pat, lc_call, new_tenant, traverse
 from tests.ops.conftest import Serve, Worker, free_port, scrape, service_env, total
 from tests.service.test_oauth_and_limits import oauth_tokens
 from tests.service.test_webhooks import Receiver, app_env, cli, connect_oauth, customer_id
-from unified_ticketing.sandbox.process import start_sandbox
 
 
 @pytest.fixture(scope="module")

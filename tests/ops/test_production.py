@@ -18,12 +18,12 @@ import pytest
 import redis
 import requests
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import ADMIN_TOKEN, FakeServer, connect_pat, lc_call, new_tenant
 from tests.ops.conftest import CLI, Serve, scrape, service_env, total, wait_until
 from tests.service.test_oauth_and_limits import oauth_tokens
 from unified_ticketing import config
 from unified_ticketing.app import create_app
-from unified_ticketing.sandbox.process import start_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,11 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import ADMIN_TOKEN, ServiceClient
 from tests.ops.conftest import CLI, Process, Serve, free_port, wait_until
 from tests.service.test_webhooks import Receiver, app_env, connect_oauth, customer_id
 from unified_ticketing import cli as cli_module
-from unified_ticketing.sandbox.process import start_sandbox
 from unified_ticketing.state.redis_server import running_shared
 
 

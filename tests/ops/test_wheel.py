@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import connect_pat, new_tenant
 from tests.ops.conftest import Serve, service_env
-from unified_ticketing.sandbox.process import start_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "openapi.yaml", "mappings", "unified_ticketing")

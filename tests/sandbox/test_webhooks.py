@@ -473,7 +473,7 @@ def test_enabling_needs_the_webhooks_state_scope(fresh_sandbox, creds):
 
 @pytest.fixture(scope="module")
 def licenses_sandbox():
-    from unified_ticketing.sandbox.process import start_sandbox
+    from helpdesk_sandboxes.process import start_sandbox
 
     proc = start_sandbox("--chats", "6", "--seed", "23", "--licenses", "3")
     yield proc

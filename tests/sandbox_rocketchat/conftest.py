@@ -10,7 +10,7 @@ import pytest
 import requests
 import yaml
 
-from unified_ticketing.sandbox.process import start_sandbox
+from helpdesk_sandboxes.process import start_sandbox
 
 SPEC = Path("/work/shared/specs/rocketchat-omnichannel.openapi.yaml")
 READ_ROOMS = 120

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from unified_ticketing.sandbox.rocketchat import SandboxOptions, create_app
+from helpdesk_sandboxes.rocketchat import SandboxOptions, create_app
 
 SETTINGS = "/api/v1/settings/"
 TOGGLES = ("start", "close", "chat_taken", "chat_queued", "forward", "offline_msg", "visitor_message",

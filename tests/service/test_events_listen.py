@@ -15,9 +15,9 @@ import time
 import pytest
 import requests
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import connect_rocketchat, new_tenant, running_service
 from tests.service.test_webhooks import Receiver, verify
-from unified_ticketing.sandbox.process import start_sandbox
 from unified_ticketing.worker import Worker
 
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import connect_pat, new_tenant, running_service, service_overrides, traverse
-from unified_ticketing.sandbox.process import start_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -277,7 +277,7 @@ def test_a_contact_update_input_writes_a_custom_field_back(writable_service, fre
 # --- Rocket.Chat -----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def rc_writable():
-    from unified_ticketing.sandbox.process import start_sandbox
+    from helpdesk_sandboxes.process import start_sandbox
 
     proc = start_sandbox("--integration", "rocketchat", "--rooms", "20", "--seed", "3")
     yield proc

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import ServiceClient, new_tenant, running_service, service_overrides
-from unified_ticketing.sandbox.process import start_sandbox
 
 
 @pytest.fixture(scope="module")

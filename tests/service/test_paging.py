@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import connect_pat, error, lc_call, new_tenant, running_service, service_overrides
-from unified_ticketing.sandbox.process import start_sandbox
 
 
 @pytest.fixture(scope="module")

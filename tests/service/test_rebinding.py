@@ -4,8 +4,8 @@ rebinding; here, an account connected while private servers were allowed) is nev
 IPv6 and IETF forms `ipaddress.is_global` lets through are refused."""
 import pytest
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import ServiceClient, connect_rocketchat, error, new_tenant, running_service
-from unified_ticketing.sandbox.process import start_sandbox
 
 CONFIG = {"SECRET_KEY": "test-secret", "ADMIN_TOKEN": "test-admin-token", "UPSTREAM_ENV": {},
           "UPSTREAM_VERIFY_TLS": False}

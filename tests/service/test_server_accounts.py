@@ -4,8 +4,8 @@ file's auth fields, server URLs validated, and Rocket.Chat's errors, 429s and fa
 import pytest
 import requests
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import FakeServer, ServiceClient, new_tenant, running_service, traverse
-from unified_ticketing.sandbox.process import start_sandbox
 
 
 @pytest.fixture(scope="module")

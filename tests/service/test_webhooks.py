@@ -19,9 +19,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import error, lc_call, new_tenant, running_service, service_overrides
 from unified_ticketing.api import webhook_registration as registration
-from unified_ticketing.sandbox.process import start_sandbox
 from unified_ticketing.worker import Worker
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import connect_rocketchat
 from tests.unified.helpdesks import ORACLES, Helpdesk
-from unified_ticketing.sandbox.process import start_sandbox
 
 HELPDESKS = ["livechat", "rocketchat"]
 

@@ -161,7 +161,7 @@ def cmd_say(args) -> int:
 
     base = args.sandbox
     if not base:
-        from ..state.redis_server import running_stack
+        from unified_ticketing.state.redis_server import running_stack
 
         base = ((running_stack() or {}).get("sandboxes") or {}).get(args.integration)
     if not base:
@@ -198,11 +198,11 @@ def _start(profile: Profile, args, port: int) -> str:
 def cmd_dev(args) -> int:
     import requests
 
-    from ..app import create_app
-    from ..http_server import serve_app
-    from ..state.redis_server import advertise_stack, private_redis_url
-    from ..state.tenants import create_api_key
-    from ..worker import start as start_workers
+    from unified_ticketing.app import create_app
+    from unified_ticketing.http_server import serve_app
+    from unified_ticketing.state.redis_server import advertise_stack, private_redis_url
+    from unified_ticketing.state.tenants import create_api_key
+    from unified_ticketing.worker import start as start_workers
 
     if args.env:
         return _print_env()
@@ -261,8 +261,8 @@ def cmd_dev(args) -> int:
 def _register_app_webhooks(app, started: dict) -> list[str]:
     """What `unified-ticketing webhooks register` does, for each started integration whose webhooks belong
     to the app (LiveChat): registered before the accounts connect, which then enable them on their license."""
-    from ..api import webhook_registration as hooks
-    from ..errors import ApiError
+    from unified_ticketing.api import webhook_registration as hooks
+    from unified_ticketing.errors import ApiError
 
     svc, notes = app.extensions["unified"], []
     with app.test_request_context():
@@ -299,7 +299,7 @@ def _exports(service: str, api_key: str, accounts: dict) -> list[str]:
 
 
 def _print_env() -> int:
-    from ..state.redis_server import running_stack
+    from unified_ticketing.state.redis_server import running_stack
 
     stack = running_stack()
     if not stack:

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 from flask import Flask, Response, abort, jsonify, request
 
+from .. import base
 from ..admin import loopback_only, register_admin_routes
-from ..tls import listen
 from . import accounts, agent_api, configuration_api  # noqa: F401  (registers methods)
 from .auth import ALL_SCOPES, Registry, new_token, require
 from .errors import LiveChatError, render
-from .knobs import Knobs, Stats, TokenBucket, pick_fault
+from .knobs import Knobs, Stats
 from .methods import REGISTRY, Call
 from .seed import AGENTS, seed_store, seeded_file_bytes
 from .state import Store
@@ -39,30 +39,21 @@ class SandboxOptions:
     licenses: int = 1  # more licenses (organizations) besides the first, each with its own agents and chats
 
 
-class Sandbox:
+class Sandbox(base.SandboxBase):
     """LiveChat licenses (the first one, `store`, plus `--licenses` - 1 more) with their agents'
     credentials, the OAuth clients (owned by the first license's organization), knobs and statistics."""
+    knobs_class = Knobs
 
     def __init__(self, options: SandboxOptions):
-        self.options = options
-        problems = Knobs().problems(options.knobs)
-        if problems:
-            raise ValueError(f"bad sandbox settings: {'; '.join(problems)}")
-        self.knobs = Knobs()
-        self.stats = Stats()
-        self.bucket = TokenBucket()
-        self.rng = random.Random(options.seed ^ 0x5EED)
+        super().__init__(options, Stats())
         self.webhooks = Dispatcher(self)
-        self.base_url = ""
         self.reset(options.seed, options.chats)
 
     def reset(self, seed: int, chats: int, region: str | None = None) -> None:
         """Back to the state the sandbox started in: seeded data, fresh credentials, startup knobs;
         `region` moves the license to that data center (its tokens then start with "<region>:")."""
         self.region = region or self.options.region
-        self.knobs = Knobs()
-        self.knobs.update(self.options.knobs)
-        self.bucket = TokenBucket()
+        self.startup_knobs()
         rng = random.Random(seed)
         self.store = Store(license_id=10_000_000 + rng.randrange(9_000_000),
                            organization_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)))
@@ -120,7 +111,7 @@ class Sandbox:
         return self.stores.get(org, self.store) if org else self.store
 
     def set_base_url(self, base_url: str) -> None:
-        self.base_url = base_url
+        super().set_base_url(base_url)
         for store in self.stores.values():
             store.cdn_base = base_url + "/cdn/api/file/lc/att/"
 
@@ -155,9 +146,7 @@ class Sandbox:
 def create_app(options: SandboxOptions | None = None) -> Flask:
     options = options or SandboxOptions()
     sandbox = Sandbox(options)
-    app = Flask("livechat_sandbox")
-    app.config["SANDBOX"] = sandbox
-    app.json.sort_keys = False
+    app = base.flask_app("livechat_sandbox", sandbox)
 
     @app.errorhandler(LiveChatError)
     def livechat_error(err: LiveChatError):
@@ -256,13 +245,9 @@ def _dispatch(sandbox: Sandbox, m, version: str, name: str):
         err.retry_after = wait
         raise err
     targeted = not knobs.fault_methods or name in knobs.fault_methods
-    if knobs.latency_ms and targeted:
-        time.sleep(knobs.latency_ms / 1000)
-    fault = pick_fault(knobs, sandbox.rng) if targeted else None
+    fault = sandbox.delay_and_fault() if targeted else None
     if fault:
-        sandbox.stats.bump("faults", fault)
         if fault == "timeout":
-            time.sleep(knobs.timeout_seconds)
             raise LiveChatError("request_timeout", "Request timed out")
         if fault == "error_200":
             body = LiveChatError("internal", "Internal server error").body()
@@ -271,10 +256,8 @@ def _dispatch(sandbox: Sandbox, m, version: str, name: str):
     if m.name == "upload_file":
         body, files = {}, request.files
     else:
-        body = request.get_json(silent=True)
+        body = base.json_object()
         if body is None:
-            body = {} if not request.data else None
-        if not isinstance(body, dict):
             raise LiveChatError("validation", "Request body must be a JSON object")
         files = None
     call = Call(sandbox, principal, body, version, files)
@@ -303,15 +286,4 @@ def _seeded_file(store: Store, path: str):
 
 def serve(options: SandboxOptions, ready=None) -> None:
     """Run the sandbox until interrupted. `ready(base_url)` is called once it listens."""
-    app = create_app(options)
-    sandbox: Sandbox = app.config["SANDBOX"]
-    server, base = listen(app, options.host, options.port, options.tls)
-    sandbox.set_base_url(base)
-    sandbox.webhooks.start()
-    if ready:
-        ready(base)
-    try:
-        server.serve_forever()
-    finally:
-        sandbox.webhooks.stop()
-        server.server_close()
+    base.serve(create_app(options), options, ready)

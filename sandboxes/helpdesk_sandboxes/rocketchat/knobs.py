@@ -9,11 +9,11 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from ..knobs import CheckedSettings, TokenBucket, common_rules, number, pick_fault
+from ..knobs import CheckedSettings, Counting, common_rules, number
 
 FAULT_KINDS = ("internal", "timeout")
 
-__all__ = ["FAULT_KINDS", "Knobs", "Stats", "TokenBucket", "pick_fault"]
+__all__ = ["FAULT_KINDS", "Knobs", "Stats"]
 
 
 @dataclass
@@ -46,20 +46,13 @@ WEBHOOK_COUNTS = ("queued", "attempts", "sent", "failed", "dropped")
 
 
 @dataclass
-class Stats:
+class Stats(Counting):
     calls: Counter = field(default_factory=Counter)  # "GET /api/v1/livechat/rooms" -> n
     errors: Counter = field(default_factory=Counter)  # error kind -> n
     rate_limited: int = 0
     faults: Counter = field(default_factory=Counter)
     webhooks: Counter = field(default_factory=Counter)  # see WEBHOOK_COUNTS and webhooks.py
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def bump(self, name: str, key=None, n: int = 1) -> None:
-        with self.lock:
-            if key is None:
-                setattr(self, name, getattr(self, name) + n)
-            else:
-                getattr(self, name)[key] += n
 
     def to_dict(self) -> dict:
         with self.lock:

@@ -38,7 +38,7 @@ def self_signed_files(host: str) -> tuple[str, str]:
 def listen(app, host: str, port: int, tls: bool):
     """A keep-alive HTTP/1.1 server for a sandbox app on host:port (0: any free port), as the real
     servers keep connections open; self-signed https when `tls`. Returns (server, base URL)."""
-    from ..http_server import keepalive_server
+    from unified_ticketing.http_server import keepalive_server
 
     server = keepalive_server(host, port, app, tls_files=self_signed_files(host) if tls else None)
     shown = f"[{host}]" if ":" in host else host

@@ -84,6 +84,18 @@ class TokenBucket:
             return (1 - self.tokens) / rate
 
 
+class Counting:
+    """A dataclass mixin for call statistics: `bump` a number field, or one key of a Counter field, under
+    the dataclass's `lock`."""
+
+    def bump(self, name: str, key=None, n: int = 1) -> None:
+        with self.lock:
+            if key is None:
+                setattr(self, name, getattr(self, name) + n)
+            else:
+                getattr(self, name)[key] += n
+
+
 def pick_fault(knobs, rng: random.Random) -> str | None:
     if knobs.fault_rate <= 0 or not knobs.fault_kinds or rng.random() >= knobs.fault_rate:
         return None

@@ -5,9 +5,9 @@ import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from ..knobs import CheckedSettings, TokenBucket, common_rules, number, pick_fault
+from ..knobs import CheckedSettings, Counting, common_rules, number
 
-__all__ = ["FAULT_KINDS", "Knobs", "Stats", "TokenBucket", "pick_fault"]
+__all__ = ["FAULT_KINDS", "Knobs", "Stats"]
 
 FAULT_KINDS = ("internal", "timeout", "error_200")
 
@@ -48,7 +48,7 @@ Knobs.rules = {
 
 
 @dataclass
-class Stats:
+class Stats(Counting):
     calls: Counter = field(default_factory=Counter)  # "list_archives" -> n
     calls_by_path: Counter = field(default_factory=Counter)  # "v3.5/agent/list_archives" -> n
     errors: Counter = field(default_factory=Counter)  # error type -> n
@@ -59,14 +59,6 @@ class Stats:
     webhook_deliveries: Counter = field(default_factory=Counter)  # "delivered" | "failed_attempt" | "dropped"
     request_ids: deque = field(default_factory=lambda: deque(maxlen=200))  # X-Request-Id of recent API calls
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def bump(self, name: str, key=None, n: int = 1) -> None:
-        with self.lock:
-            value = getattr(self, name)
-            if key is None:
-                setattr(self, name, value + n)
-            else:
-                value[key] += n
 
     def to_dict(self) -> dict:
         with self.lock:

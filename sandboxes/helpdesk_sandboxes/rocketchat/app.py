@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from flask import Flask, Response, jsonify, request
 
+from .. import base
 from ..admin import register_admin_routes
-from ..tls import listen
 from . import custom_fields as _custom_fields  # noqa: F401  (registers routes)
 from . import departments as _departments  # noqa: F401
 from . import inquiries as _inquiries  # noqa: F401
@@ -25,7 +25,7 @@ from . import uploads as _uploads  # noqa: F401
 from . import users as _users  # noqa: F401
 from . import visitors as _visitors  # noqa: F401
 from .errors import NotLoggedIn, RocketChatError, forbidden, render
-from .knobs import Knobs, Stats, TokenBucket, pick_fault
+from .knobs import Knobs, Stats
 from .routes import REGISTRY, Call, Route, permissions_of
 from .seed import seed_store, seeded_file_bytes
 from .state import Store
@@ -42,25 +42,18 @@ class SandboxOptions:
     knobs: dict = field(default_factory=dict)
 
 
-class Sandbox:
+class Sandbox(base.SandboxBase):
     """One Rocket.Chat workspace with Omnichannel, its users' personal access tokens, knobs and statistics."""
+    knobs_class = Knobs
 
     def __init__(self, options: SandboxOptions):
-        self.options = options
-        problems = Knobs().problems(options.knobs)
-        if problems:
-            raise ValueError(f"bad sandbox settings: {'; '.join(problems)}")
-        self.stats = Stats()
-        self.rng = random.Random(options.seed ^ 0x5EED)
-        self.base_url = ""
+        super().__init__(options, Stats())
         self.webhooks = Dispatcher(self)
         self.reset(options.seed, options.rooms)
 
     def reset(self, seed: int, rooms: int) -> None:
         """Back to the state the sandbox started in: seeded data, the same tokens, startup knobs."""
-        self.knobs = Knobs()
-        self.knobs.update(self.options.knobs)
-        self.bucket = TokenBucket()
+        self.startup_knobs()
         self.store = Store(random.Random(seed ^ 0xC0FFEE))
         self.principals = seed_store(self.store, seed, rooms)
         self.settings = _settings.defaults()  # `settings/:_id`: the Omnichannel webhook's
@@ -89,9 +82,7 @@ class Sandbox:
 def create_app(options: SandboxOptions | None = None) -> Flask:
     options = options or SandboxOptions()
     sandbox = Sandbox(options)
-    app = Flask("rocketchat_sandbox")
-    app.config["SANDBOX"] = sandbox
-    app.json.sort_keys = False
+    app = base.flask_app("rocketchat_sandbox", sandbox)
 
     for r in REGISTRY:
         app.add_url_rule(r.path, f"{r.method} {r.path}", _view(sandbox, r), methods=[r.method])
@@ -160,14 +151,9 @@ def _dispatch(sandbox: Sandbox, r: Route, params: dict, limit_headers: dict):
         if r.permissions and not set(r.permissions) & permissions_of(user):
             raise forbidden()
     _rate_limit(sandbox, limit_headers)
-    knobs = sandbox.knobs
-    if knobs.latency_ms:
-        time.sleep(knobs.latency_ms / 1000)
-    fault = pick_fault(knobs, sandbox.rng)
+    fault = sandbox.delay_and_fault()
     if fault:
-        sandbox.stats.bump("faults", fault)
         if fault == "timeout":
-            time.sleep(knobs.timeout_seconds)
             raise RocketChatError("Gateway Timeout", 504)
         raise RocketChatError("Internal server error", 500)
     files = None
@@ -176,10 +162,8 @@ def _dispatch(sandbox: Sandbox, r: Route, params: dict, limit_headers: dict):
     elif request.mimetype == "multipart/form-data":
         body, files = request.form.to_dict(), request.files
     else:
-        body = request.get_json(silent=True)
+        body = base.json_object()
         if body is None:
-            body = {} if not request.data else None
-        if not isinstance(body, dict):
             raise RocketChatError("Invalid JSON body", 400)
     with store.lock:
         return r.handler(Call(sandbox, user, request.args, body, params, files, request.headers))
@@ -209,14 +193,4 @@ def _rate_limit(sandbox: Sandbox, headers: dict) -> None:
 
 def serve(options: SandboxOptions, ready=None) -> None:
     """Run the sandbox until interrupted. `ready(base_url)` is called once it listens."""
-    app = create_app(options)
-    sandbox: Sandbox = app.config["SANDBOX"]
-    server, sandbox.base_url = listen(app, options.host, options.port, options.tls)
-    if ready:
-        ready(sandbox.base_url)
-    sandbox.webhooks.start()
-    try:
-        server.serve_forever()
-    finally:
-        sandbox.webhooks.stop()
-        server.server_close()
+    base.serve(create_app(options), options, ready)
