@@ -265,13 +265,13 @@ def _register_app_webhooks(app, started: dict) -> list[str]:
     from unified_ticketing.errors import ApiError
 
     svc, notes = app.extensions["unified"], []
-    with app.test_request_context():
-        for name, mapping in sorted(svc.events.items()):
-            if name in started and mapping.per_client:
-                try:
-                    notes.append(f"{name} webhooks: {hooks.register(svc.engines[name], mapping)}")
-                except (hooks.NotConfigured, ApiError) as err:
-                    notes.append(f"{name} webhooks not registered: {getattr(err, 'message', err)}")
+    registrar = hooks.Registrar.of(app)
+    for name, mapping in sorted(svc.events.items()):
+        if name in started and mapping.per_client:
+            try:
+                notes.append(f"{name} webhooks: {registrar.register(svc.engines[name], mapping)}")
+            except (hooks.NotConfigured, ApiError) as err:
+                notes.append(f"{name} webhooks not registered: {getattr(err, 'message', err)}")
     return notes
 
 
