@@ -28,14 +28,14 @@ from rich.table import Table
 
 from unified_ticketing.state.redis_server import private_redis_url
 
-from . import calls, cpu, export, herd, overhead, paging, ratelimit, throughput
+from . import calls, cpu, export, herd, overhead, overrides, paging, ratelimit, throughput
 from .common import Context, Figure, Upstream, connect_pat, new_tenant, sandbox, start_service
 
 HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "RESULTS.md"
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
-FIGURES = {1: overhead, 2: cpu, 3: calls, 4: herd, 5: ratelimit, 6: export, 7: throughput, 8: paging}
+FIGURES = {1: overhead, 2: cpu, 3: calls, 4: herd, 5: ratelimit, 6: export, 7: throughput, 8: paging, 9: overrides}
 SERVICE_WORKERS = 2
 
 

@@ -42,7 +42,8 @@ class Services:
     def engine_for(self, account: Account) -> Engine:
         """The engine of a stored account's helpdesk, with the account's mapping overrides."""
         engine = self.engines[account.integration]
-        return engine.with_overrides(self.overrides.for_account(account.tenant, account.integration, account.id))
+        return engine.with_overrides(self.overrides.for_account(account.tenant, account.integration, account.id,
+                                                                account.overrides_generation))
 
 
 def create_app(overrides: dict | None = None) -> Flask:

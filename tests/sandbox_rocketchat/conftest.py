@@ -12,7 +12,8 @@ import yaml
 
 from helpdesk_sandboxes.process import start_sandbox
 
-SPEC = Path("/work/shared/specs/rocketchat-omnichannel.openapi.yaml")
+# Third-party documents stay beside the project, in ../shared/ (the developers' guide), not in the repository.
+SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "rocketchat-omnichannel.openapi.yaml"
 READ_ROOMS = 120
 
 

@@ -284,8 +284,9 @@ class Resolver:
         self._compiled: dict[tuple[str, str, int], Override | None] = {}
         self._lock = threading.Lock()
 
-    def _tenant(self, tenant: str) -> _Tenant | None:
-        gen = store.generation(self.r, tenant)
+    def _tenant(self, tenant: str, gen: int | None = None) -> _Tenant | None:
+        """`gen`: the tenant's counter when the caller read it already (with the account)."""
+        gen = store.generation(self.r, tenant) if gen is None else gen
         if gen == 0:
             return None
         cached = self._tenants.get(tenant)
@@ -331,8 +332,9 @@ class Resolver:
                     out.append((name.split("/")[2], ov))
         return out
 
-    def for_account(self, tenant: str, integration: str, account_id: str) -> AccountOverrides | None:
-        cached = self._tenant(tenant)
+    def for_account(self, tenant: str, integration: str, account_id: str,
+                    generation: int | None = None) -> AccountOverrides | None:
+        cached = self._tenant(tenant, generation)
         if cached is None:
             return None
         key = (integration, account_id)

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from . import account_logs, tenants
+from .mapping_overrides import generation_key
 from .ratelimit import cooldown_key
 from .secrets import hash_api_key
 
@@ -37,6 +38,7 @@ class Account:
     record: dict = field(default_factory=dict, repr=False)  # the stored hash, credentials still encrypted
     cooldown_ms: int | None = None  # the scope's rate-limit cooldown read with the account (None: not read)
     cooldown_read_at: float = 0.0  # time.monotonic() of the last read
+    overrides_generation: int | None = None  # the tenant's mapping-override counter, read with the account
 
     def cooldown_left_ms(self) -> int | None:
         """The cooldown still to wait, as last read (with the account, or by the previous call), while that
@@ -69,6 +71,7 @@ class Accounts:
         self.r = r
         self.fernet = fernet
         self._scopes: dict[str, str] = {}  # account id -> rate-limit scope, as last loaded
+        self._tenants: dict[str, str] = {}  # account id -> tenant, as last loaded
 
     # --- loading ---------------------------------------------------------------------------------
     def load(self, account_id: str) -> Account | None:
@@ -80,14 +83,18 @@ class Accounts:
         pipe = self.r.pipeline(transaction=False)
         pipe.get(tenants.api_key_key(hash_api_key(api_key)))
         pipe.hgetall(key(account_id))
-        scope = self._scopes.get(account_id)
+        scope, tenant = self._scopes.get(account_id), self._tenants.get(account_id)
         if scope is not None:
             pipe.pttl(cooldown_key(scope))
+        if tenant is not None:  # the tenant's override counter too (engine/overrides.py), as last seen
+            pipe.get(generation_key(tenant))
         replies = pipe.execute()
         found = tenants.parse_key(self.r, replies[0])
         account = self._account(replies[1]) if found is not None else None  # decrypt for known callers only
-        if account is not None and scope == account.rate_scope:
+        if account is not None and scope is not None and scope == account.rate_scope:
             account.cooldown_ms, account.cooldown_read_at = max(0, replies[2]), time.monotonic()
+        if account is not None and tenant is not None and tenant == account.tenant:
+            account.overrides_generation = int(replies[-1] or 0)
         return found, account
 
     def _account(self, record: dict | None) -> Account | None:
@@ -100,7 +107,8 @@ class Accounts:
                           status=record.get("status"), record=record)
         if len(self._scopes) >= SCOPES_KEPT:
             self._scopes.clear()
-        self._scopes[account.id] = account.rate_scope
+            self._tenants.clear()
+        self._scopes[account.id], self._tenants[account.id] = account.rate_scope, account.tenant
         return account
 
     def list_for(self, tenant: str) -> list[dict]:

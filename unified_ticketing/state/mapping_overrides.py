@@ -33,9 +33,13 @@ def slot(scope: str, target: str, resource: str, method: str) -> str:
     return f"{scope}/{target}/{resource}/{method}"
 
 
+def generation_key(tenant: str) -> str:
+    return f"{_tag(tenant)}:gen"
+
+
 def generation(r, tenant: str) -> int:
     """The tenant's change counter: 0 before the first override."""
-    return int(r.get(f"{_tag(tenant)}:gen") or 0)
+    return int(r.get(generation_key(tenant)) or 0)
 
 
 def _now() -> str:
