@@ -21,12 +21,13 @@ def run(ctx: Context) -> list[Figure]:
             pages, records = _traverse(ctx, resource, limit, filters)
             counted = stats(ctx.sandbox)
             calls = counted["total_calls"]
-            must_be_one = resource in ("tickets", "contacts")
+            # Pages are full (issue 16): a page may read several upstream pages, so calls per page is a report;
+            # figure 8 checks that a whole traversal reads each upstream page once (the minimum of calls).
             figures.append(Figure(
                 key=f"calls_per_page_{resource}", title=f"3. Upstream calls per page, {resource}",
                 value=round(calls / pages, 2), unit="calls",
                 baseline=f"{pages} unified pages of ≤ {limit} ({records} records), {calls} upstream calls",
-                goal="1" if must_be_one else "report", met=(calls == pages) if must_be_one else None,
+                goal="report", met=None,
                 details={"pages": pages, "records": records, "upstream_calls": calls,
                          "by_method": counted["calls"], "filters": filters}))
             advance()
