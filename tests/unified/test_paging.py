@@ -151,7 +151,7 @@ def test_changed_since_returns_long_running_active_chats_on_livechat_v36(livecha
 
 def test_changed_since_on_livechat_v36_keeps_the_other_filters_and_pages_without_duplicates(livechat_writable):
     """With a filter besides `updated_at[gte]`, the active chats are checked against it too; with limit 1 the
-    traversal pages through them once each."""
+    traversal pages through them once each, and going back to the first page gives it again."""
     _, v36 = livechat_writable
     now = datetime.now(UTC)
     active = _long_running_active_chats(v36.oracle, now - timedelta(days=2))
@@ -164,6 +164,10 @@ def test_changed_since_on_livechat_v36_keeps_the_other_filters_and_pages_without
     pages = v36.pages("tickets", limit=1, include_remote_data="false", **{"updated_at[gte]": since})
     assert [len(p) for p in pages[:len(active)]] == [1] * len(active)
     assert sorted(t["id"] for p in pages for t in p) == sorted(active)
+    first = v36.ok("tickets", limit=1, include_remote_data="false", **{"updated_at[gte]": since})
+    second = v36.ok("tickets", next_cursor=first["next_cursor"], include_remote_data="false")
+    back = v36.ok("tickets", prev_cursor=second["prev_cursor"], include_remote_data="false")
+    assert _ids(back) == _ids(first) != _ids(second)  # the first page, read again, reads the active chats again
     mine = v36.all("tickets", include_remote_data="false", contact_id=contact, **{"updated_at[gte]": since})
     assert [t["id"] for t in mine] == [c for c in active if contact in
                                        [u["id"] for u in chats[c]["users"] if u["type"] == "customer"]]

@@ -6,6 +6,8 @@ message). `also` lists the candidates (`request`, its pages followed as the inte
 says), picks their ids (`ids`, JSONata on each answer) and reads them (`fetch.request`, `$ids` a chunk),
 so the traversal costs calls in proportion to those candidates. The fetched answers go through the
 operation's own `response`, so `dedupe_by` drops the main request's later copies of the same record.
+They come first in the traversal (before the main request's order), and are checked against the filters
+applied after mapping; an `until` bound does not end the traversal at them.
 """
 from __future__ import annotations
 

@@ -209,7 +209,7 @@ class Engine:
         for n, chunk in enumerate(also.chunks(list(dict.fromkeys(ids)))):
             request = self._expression(lambda _, **b: also.fetch.prepare(None, **b), None, {**bindings, "ids": chunk})
             fresh, _ = self._keep(account, op, page, {"also": n}, self._call(account, request), bindings, options)
-            rows += fresh
+            rows += fresh  # an `until` bound does not end the traversal here: these are not in its order
         return rows
 
     def _expression(self, expression, data, bindings: dict):
