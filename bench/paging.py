@@ -39,8 +39,9 @@ def run(ctx: Context) -> list[Figure]:
             service = start_service(lc, ctx.redis_url, workers=1, env={"UNIFIED_ALLOW_PRIVATE_UPSTREAMS": "true"})
             client = new_tenant(service, "bench-paging")
             since = _lc_since(lc)
-            touched = _message_long_running_active_chats(lc, since, TOUCHED)
-            figure = _changed_last_day(client, connect_pat(client, lc), lc, "LiveChat", since, touched)
+            account = connect_pat(client, lc)
+            touched = _comment_long_running_active_chats(client, account, lc, since, TOUCHED)
+            figure = _changed_last_day(client, account, lc, "LiveChat", since, touched)
             reset_stats(lc)
             v35 = _ids(_traverse(client, _connect_v35(client, lc), **{"updated_at[gte]": since}))
             figure.details["v3_5"] = {"incremental_calls": stats(lc)["total_calls"], "changed": len(v35),
@@ -133,8 +134,9 @@ def _lc_since(sb: SandboxProcess) -> str:
     return _day_before(newest["events"][-1]["created_at"] if newest.get("events") else newest["created_at"])
 
 
-def _message_long_running_active_chats(sb: SandboxProcess, since: str, n: int) -> list[str]:
-    """Up to `n` active chats whose latest thread started over a day before `since` get a message now."""
+def _comment_long_running_active_chats(client: Client, account: str, sb: SandboxProcess, since: str,
+                                      n: int) -> list[str]:
+    """Up to `n` active chats whose latest thread started over a day before `since` get a comment now."""
     upstream, bound = Upstream(sb), _day_before(since)
     chats, page_id = [], None
     while len(chats) < n:
@@ -145,10 +147,10 @@ def _message_long_running_active_chats(sb: SandboxProcess, since: str, n: int) -
         if not page_id:
             break
     for chat_id in chats[:n]:
-        sent = upstream.call("send_event", {"chat_id": chat_id, "event": {
-            "type": "message", "text": "Any update on this?", "visibility": "all"}})
-        if sent.status_code != 200:
-            raise RuntimeError(f"figure 8: send_event failed: {sent.status_code} {sent.text[:300]}")
+        sent = client.post(f"/unified/ticketing/comments?integrated_account_id={account}",
+                           {"ticket_id": chat_id, "body": "Any update on this?"})
+        if sent.status_code != 201:
+            raise RuntimeError(f"figure 8: a comment failed: {sent.status_code} {sent.text[:300]}")
     return chats[:n]
 
 
