@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import error
+from tests.conftest import connect_pat, error
+from tests.unified.helpdesks import Helpdesk, LiveChatOracle
 
 
 def _ids(page) -> list[str]:
@@ -100,3 +101,85 @@ def test_changed_since_costs_upstream_calls_for_what_changed_not_the_archive(wri
     everything = hd.all("tickets", limit=5, include_remote_data="false")
     assert hd.stats_calls() == math.ceil(entries / 5) >= 8
     assert {t["id"] for t in everything if t["updated_at"] >= since} == set(changed)
+
+
+# --- LiveChat: the active chats that the archive window cannot see -------------------------------------
+@pytest.fixture
+def livechat_writable(writer, writable_sandbox):
+    """(v3.5 Helpdesk, v3.6 Helpdesk) on the writable LiveChat sandbox, reset, without rate limits or faults."""
+    client, account = writer
+    writable_sandbox.admin("POST", "reset")
+    writable_sandbox.admin("POST", "config", json={"rate_limit": 0, "rate_burst": 0, "latency_ms": 0,
+                                                   "fault_rate": 0, "error_status": "http"})
+    v36 = connect_pat(client, writable_sandbox, "3.6")
+    return tuple(Helpdesk("livechat", client, acct, writable_sandbox, LiveChatOracle(writable_sandbox, static=False))
+                 for acct in (account, v36))
+
+
+def _long_running_active_chats(oracle, before: datetime) -> list[str]:
+    """Active chats whose latest thread started before `before` (so list_archives' window leaves them out)."""
+    return sorted(c["id"] for c in oracle.chats() if c["last_thread_summary"]["active"]
+                  and c["last_thread_summary"]["created_at"] < before.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def test_changed_since_returns_long_running_active_chats_on_livechat_v36(livechat_writable):
+    """A new message on a chat active for days, and a reopened closed chat: v3.6's `updated_at[gte]` returns both
+    (list_chats for the active chats, their threads by id, the archive window), each once, in three calls."""
+    v35, v36 = livechat_writable
+    now = datetime.now(UTC)
+    active = _long_running_active_chats(v36.oracle, now - timedelta(days=2))[:2]
+    assert active  # the seed has chats active for days
+    closed = sorted(v36.oracle.ticket_ids_where(status="closed"))[:1]
+    since = (now - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for ticket in active + closed:
+        assert v36.send("POST", "comments", json={"ticket_id": ticket, "body": "still there?"}).status_code == 201
+
+    v36.sandbox.admin("POST", "stats/reset")
+    found = v36.all("tickets", limit=5, include_remote_data="false", **{"updated_at[gte]": since})
+    ids = [t["id"] for t in found]
+    assert sorted(ids) == sorted(active + closed) and all(t["updated_at"] >= since for t in found)  # each once
+    assert all(t["status"] == "open" for t in found)
+    # list_chats (the active chats fit one page), list_archives by thread ids, the archive window
+    assert v36.stats_calls() == 3
+
+    # the same on the v3.5 account: list_chats cannot list active chats alone there, so they stay missed
+    # (meta says so), and the pull costs the one call it did
+    v35.sandbox.admin("POST", "stats/reset")
+    old = v35.all("tickets", limit=5, include_remote_data="false", **{"updated_at[gte]": since})
+    assert [t["id"] for t in old] == closed and v35.stats_calls() == 1
+
+
+def test_changed_since_on_livechat_v36_keeps_the_other_filters_and_pages_without_duplicates(livechat_writable):
+    """With a filter besides `updated_at[gte]`, the active chats are checked against it too; with limit 1 the
+    traversal pages through them once each, and going back to the first page gives it again."""
+    _, v36 = livechat_writable
+    now = datetime.now(UTC)
+    active = _long_running_active_chats(v36.oracle, now - timedelta(days=2))
+    since = (now - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for ticket in active:
+        assert v36.send("POST", "comments", json={"ticket_id": ticket, "body": "anything else?"}).status_code == 201
+    chats = {c["id"]: c for c in LiveChatOracle(v36.sandbox, static=False).chats()}
+    contact = next(u["id"] for u in chats[active[0]]["users"] if u["type"] == "customer")
+
+    pages = v36.pages("tickets", limit=1, include_remote_data="false", **{"updated_at[gte]": since})
+    assert [len(p) for p in pages[:len(active)]] == [1] * len(active)
+    assert sorted(t["id"] for p in pages for t in p) == sorted(active)
+    first = v36.ok("tickets", limit=1, include_remote_data="false", **{"updated_at[gte]": since})
+    second = v36.ok("tickets", next_cursor=first["next_cursor"], include_remote_data="false")
+    back = v36.ok("tickets", prev_cursor=second["prev_cursor"], include_remote_data="false")
+    assert _ids(back) == _ids(first) != _ids(second)  # the first page, read again, reads the active chats again
+    mine = v36.all("tickets", include_remote_data="false", contact_id=contact, **{"updated_at[gte]": since})
+    assert [t["id"] for t in mine] == [c for c in active if contact in
+                                       [u["id"] for u in chats[c]["users"] if u["type"] == "customer"]]
+
+
+def test_meta_names_list_chats_for_livechat_v36_updated_at(livechat_writable):
+    """Capabilities per version: v3.6's updated_at reads the active chats, v3.5's cannot, and each says what
+    it still misses."""
+    v35, _ = livechat_writable
+    meta = {version: {f["name"]: f for f in v35.client.get(
+        "/unified/ticketing/tickets/meta/list", integration="livechat", api_version=version).json()["filters"]}
+        for version in ("3.5", "3.6")}
+    old, new = meta["3.5"]["updated_at"], meta["3.6"]["updated_at"]
+    assert "list_chats" in new["upstream_how"] and "list_chats" not in old["upstream_how"]
+    assert "still active" in old["misses"] and "closed before the request" in new["misses"]

@@ -70,8 +70,8 @@ def test_every_shipped_file_validates_against_the_schema_its_first_line_names(pa
 @pytest.mark.parametrize(("file", "old", "new", "match"), [
     # an unknown key, at the top and deep inside, says where and what the keys are
     ("livechat/tickets.list.yaml", "response:", "respones:",
-     r"livechat/tickets\.list\.yaml:\d+ \(respones\): unknown key; expected one of filters, request, requires, "
-     r"response, versions"),
+     r"livechat/tickets\.list\.yaml:\d+ \(respones\): unknown key; expected one of also, filters, request, "
+     r"requires, response, versions"),
     ("livechat/integration.yaml", "  retry_types:", "  retry_type:",
      r"integration\.yaml:\d+ \(errors\.retry_type\): unknown key"),
     ("livechat/tickets.list.yaml", "  record_file: records/ticket.jsonata", "  record_fle: records/ticket.jsonata",

@@ -148,6 +148,8 @@ class Engine:
         whether the list ended)."""
         state = page.state or {"at": None, "ahead": [], "end": False}
         rows = [(raw, None) for raw in state["ahead"]]
+        if page.state is None and op.also is not None:  # the first page (also when read again)
+            rows += self._read_also(account, op, page, bindings, options)
         walk, end = Walk(state["at"]), state["end"]
         first = None
         reads = 0
@@ -168,6 +170,38 @@ class Engine:
             except RepeatedPosition as exc:
                 raise self._repeated(exc) from None
         return rows, walk, end
+
+    def _read_also(self, account: Account, op: Operation, page: _Page, bindings: dict, options: Options) -> list:
+        """The records of the operation's `also` source (engine/also.py) when its `when` holds: every page of
+        its request, the ids they give, then one fetch per chunk of ids, kept as the main request's items are."""
+        also = op.also
+        if not self._expression(also.when, {}, bindings):
+            return []
+        first = self._expression(lambda _, **b: also.request.prepare(None, **b), None, bindings)
+        walk, ids = Walk(None), []
+        while True:
+            data = self._call(account, self.integration.pagination.request_for(first, walk.position))
+            found = self._expression(also.ids, data, bindings)
+            ids += found if isinstance(found, list) else [] if found is None else [found]
+            try:
+                if not walk.advance(self.integration.pagination, data):
+                    break
+            except RepeatedPosition as exc:
+                raise self._repeated(exc) from None
+        rows = []
+        for n, chunk in enumerate(also.chunks(list(dict.fromkeys(ids)))):
+            request = self._expression(lambda _, **b: also.fetch.prepare(None, **b), None, {**bindings, "ids": chunk})
+            fresh, _ = self._keep(account, op, page, {"also": n}, self._call(account, request), bindings, options)
+            rows += fresh  # an `until` bound does not end the traversal here: these are not in its order
+        return rows
+
+    def _expression(self, expression, data, bindings: dict):
+        """An `also` expression (or request) evaluated; a failure is the mapping's (502)."""
+        try:
+            return expression(data, **bindings)
+        except ExpressionFailed as exc:
+            raise ApiError(502, "mapping_error", f"The {self.integration.title} list's extra source failed: {exc}") \
+                from None
 
     def _first_request(self, op: Operation, filters: dict, bindings: dict) -> Prepared:
         try:

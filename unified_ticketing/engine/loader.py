@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from . import also as also_source
 from . import filters as filter_specs
 from . import mapping_schema
 from .calls import CallSpec, parse_call
@@ -109,6 +110,7 @@ class Operation:
     dedupe_by: Expression | None = None  # key of an item that must appear once per traversal
     filters: dict[str, FilterSpec] = field(default_factory=dict)
     requires: str | None = None  # what the helpdesk must have for this to work (an edition, a license)
+    also: also_source.AlsoSource | None = None  # list: a second source read at the start of a traversal
 
 
 @dataclass(frozen=True)
@@ -409,4 +411,5 @@ def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, pref
         dedupe_by=f.opt_expr(resp, "dedupe_by", prefix + "response.dedupe_by"),
         filters=filter_specs.build(f, d.get("filters"), resource, prefix + "filters", request.expressions),
         requires=d["requires"].strip() if "requires" in d else None,
+        also=also_source.parse(f, d["also"], prefix + "also", default_method) if "also" in d else None,
     )
