@@ -32,7 +32,7 @@ def cmd_serve(args) -> int:
 
 
 def _start_delivery(app, name: str, threads: int):
-    """`worker.start`, imported late (after serve's monkey-patching); `dev` (sandbox/cli.py) calls it too."""
+    """`worker.start`, imported late (after serve's monkey-patching), for `serve` and `worker`."""
     from . import worker
 
     return worker.start(app, name, threads)
