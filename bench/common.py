@@ -199,12 +199,15 @@ def new_tenant(service: Service, name: str) -> Client:
     return Client(service.base_url, resp.json()["api_key"])
 
 
-def connect_pat(client: Client, sb: SandboxProcess) -> str:
+def connect_pat(client: Client, sb: SandboxProcess, api_version: str | None = None) -> str:
+    """A LiveChat PAT account on the sandbox (on the default API version unless `api_version`)."""
     creds = sb.admin("GET", "credentials")
-    resp = client.post("/integrated-accounts", {"integration": "livechat", "credentials": {
-        "type": "personal_access_token", "account_id": creds["account_id"], "token": creds["personal_access_token"]}})
+    body = {"integration": "livechat", "credentials": {
+        "type": "personal_access_token", "account_id": creds["account_id"], "token": creds["personal_access_token"]}}
+    resp = client.post("/integrated-accounts", {**body, **({"api_version": api_version} if api_version else {})})
     if resp.status_code != 201:
-        raise RuntimeError(f"connecting a PAT account failed: {resp.status_code} {resp.text}")
+        raise RuntimeError(f"connecting a PAT account{' on v' + api_version if api_version else ''} failed: "
+                           f"{resp.status_code} {resp.text}")
     return resp.json()["id"]
 
 

@@ -43,7 +43,7 @@ def run(ctx: Context) -> list[Figure]:
             touched = _comment_long_running_active_chats(client, account, lc, since, TOUCHED)
             figure = _changed_last_day(client, account, lc, "LiveChat", since, touched)
             reset_stats(lc)
-            v35 = _ids(_traverse(client, _connect_v35(client, lc), **{"updated_at[gte]": since}))
+            v35 = _ids(_traverse(client, connect_pat(client, lc, "3.5"), **{"updated_at[gte]": since}))
             figure.details["v3_5"] = {"incremental_calls": stats(lc)["total_calls"], "changed": len(v35),
                                       "long_running_active_returned": len(set(touched) & set(v35))}
             figures.append(figure)
@@ -152,15 +152,6 @@ def _comment_long_running_active_chats(client: Client, account: str, sb: Sandbox
         if sent.status_code != 201:
             raise RuntimeError(f"figure 8: a comment failed: {sent.status_code} {sent.text[:300]}")
     return chats[:n]
-
-
-def _connect_v35(client: Client, sb: SandboxProcess) -> str:
-    creds = sb.admin("GET", "credentials")
-    resp = client.post("/integrated-accounts", {"integration": "livechat", "api_version": "3.5", "credentials": {
-        "type": "personal_access_token", "account_id": creds["account_id"], "token": creds["personal_access_token"]}})
-    if resp.status_code != 201:
-        raise RuntimeError(f"connecting a v3.5 PAT account failed: {resp.status_code} {resp.text}")
-    return resp.json()["id"]
 
 
 def _rc_since(sb: SandboxProcess) -> str:

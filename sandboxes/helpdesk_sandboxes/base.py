@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass, field
 
 from flask import Flask, request
 
 from .knobs import TokenBucket, pick_fault
 from .tls import listen
+
+
+@dataclass
+class Options:
+    """What every sandbox is started with; each adds the size of its seeded data (and its own port)."""
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 picks a free port
+    seed: int = 1
+    tls: bool = False
+    knobs: dict = field(default_factory=dict)
 
 
 class SandboxBase:

@@ -6,10 +6,7 @@ needed reconnecting or recovered. Cursors are signed and carry their query, like
 """
 from __future__ import annotations
 
-import base64
-import json
 import re
-import secrets
 from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, g, request
@@ -17,7 +14,7 @@ from flask import Blueprint, current_app, g, request
 from ..engine.query import parse_datetime, parse_limit
 from ..errors import bad_request
 from ..state import account_logs
-from ..state.secrets import signer
+from ..state.secrets import seal, signer, unseal
 from .common import require_tenant, services, tenant_account
 
 bp = Blueprint("account_logs", __name__)
@@ -71,24 +68,18 @@ def _query(args) -> dict:
     return query
 
 
-def _sign(raw: bytes) -> str:
-    return signer(current_app.config["SECRET_KEY"] + ":account-logs")(raw)
+def _signer():
+    return signer(current_app.config["SECRET_KEY"] + ":account-logs")
 
 
 def _cursor(account_id: str, direction: str, entry_id: str, query: dict) -> str:
-    raw = json.dumps({"a": account_id, "d": direction, "p": entry_id, "q": query}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "." + _sign(raw)
+    return seal(_signer(), {"a": account_id, "d": direction, "p": entry_id, "q": query})
 
 
 def _open(cursor: str, account_id: str, direction: str) -> tuple[dict, str]:
     param = f"{direction}_cursor"
-    try:
-        body, sig = cursor.rsplit(".", 1)
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        data = json.loads(raw) if secrets.compare_digest(_sign(raw), sig) else None
-    except (ValueError, TypeError):
-        data = None
-    if not isinstance(data, dict) or data.get("a") != account_id or data.get("d") != direction:
+    data = unseal(_signer(), cursor)
+    if data is None or data.get("a") != account_id or data.get("d") != direction:
         raise bad_request(f"{param} is not a cursor this account's log gave as {param}; start again without it",
                           param)
     return data["q"], data["p"]

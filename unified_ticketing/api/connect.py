@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import time
 from urllib.parse import urlencode
@@ -18,7 +17,7 @@ from flask import Blueprint, current_app, redirect, request
 
 from ..errors import ApiError, bad_request
 from ..state import oauth_flows
-from ..state.secrets import signer
+from ..state.secrets import seal, signer, unseal
 from ..urls import http_url
 from .common import load_body, require_tenant, services, unlimited_key, writing_key
 from .integrated_accounts import connect, engine_for
@@ -27,20 +26,16 @@ bp = Blueprint("connect", __name__)
 LINK_TTL = 3600
 
 
+def _link_signer():
+    return signer(current_app.config["SECRET_KEY"] + ":links")
+
+
 def _sign_link(payload: dict) -> str:
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    sig = signer(current_app.config["SECRET_KEY"] + ":links")(raw)
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=") + "." + sig
+    return seal(_link_signer(), payload)
 
 
 def open_link(token: str) -> dict:
-    try:
-        body, sig = token.rsplit(".", 1)
-        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        ok = secrets.compare_digest(signer(current_app.config["SECRET_KEY"] + ":links")(raw), sig)
-        data = json.loads(raw) if ok else None
-    except (ValueError, TypeError):
-        data = None
+    data = unseal(_link_signer(), token)
     if not data:
         raise ApiError(401, "unauthorized", "link_token is not valid; create a new one with POST /link-tokens")
     if data["exp"] < time.time():

@@ -9,10 +9,11 @@ moved to another tenant or account, or used after it expires.
 """
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 import time
+
+from .secrets import seal, unseal
 
 
 class CursorError(Exception):
@@ -30,18 +31,11 @@ class Traversals:
 
     # --- cursors ------------------------------------------------------------------------------
     def cursor(self, tenant: str, account_id: str, resource: str, traversal: str, page: int) -> str:
-        payload = json.dumps({"t": tenant, "a": account_id, "r": resource, "v": traversal, "p": page,
-                              "e": int(time.time()) + self.ttl}, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + self.sign(payload)
+        return seal(self.sign, {"t": tenant, "a": account_id, "r": resource, "v": traversal, "p": page,
+                                "e": int(time.time()) + self.ttl})
 
     def open_cursor(self, cursor: str, tenant: str, account_id: str, resource: str) -> tuple[str, int]:
-        try:
-            body, sig = cursor.rsplit(".", 1)
-            payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-            valid = secrets.compare_digest(self.sign(payload), sig)
-            data = json.loads(payload) if valid else None
-        except (ValueError, TypeError):
-            data = None
+        data = unseal(self.sign, cursor)
         if not data:
             raise CursorError("cursor is not valid: pass next_cursor or prev_cursor exactly as returned")
         if data["t"] != tenant or data["a"] != account_id or data["r"] != resource:

@@ -8,7 +8,7 @@ import math
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import Flask, Response, abort, jsonify, request
 
@@ -28,14 +28,10 @@ LEGACY_HEADER = {"3.5": "2025-08-07"}
 
 
 @dataclass
-class SandboxOptions:
-    host: str = "127.0.0.1"
+class SandboxOptions(base.Options):
     port: int = 8800
-    seed: int = 1
     chats: int = 300
-    tls: bool = False
     region: str = "dal"  # the license's data center: "dal" (LiveChat's default) or "fra"
-    knobs: dict = field(default_factory=dict)
     licenses: int = 1  # more licenses (organizations) besides the first, each with its own agents and chats
 
 

@@ -6,7 +6,7 @@ import math
 import random
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import Flask, Response, jsonify, request
 
@@ -33,13 +33,9 @@ from .webhooks import Dispatcher
 
 
 @dataclass
-class SandboxOptions:
-    host: str = "127.0.0.1"
+class SandboxOptions(base.Options):
     port: int = 3000
-    seed: int = 1
     rooms: int = 300
-    tls: bool = False
-    knobs: dict = field(default_factory=dict)
 
 
 class Sandbox(base.SandboxBase):
