@@ -28,10 +28,11 @@ TICKET_ID = "BENCHCHAT"
 
 
 class CannedUpstream:
-    """Answers every call with one stored upstream response."""
+    """Answers every call with one stored upstream response, as the list's last page (no next page: a
+    full unified page would otherwise read the same canned page again)."""
 
     def __init__(self, data: dict):
-        self.data = data
+        self.data = {k: v for k, v in data.items() if k not in ("next_page_id", "previous_page_id")}
 
     def call(self, *args, **kwargs) -> dict:
         return self.data
@@ -46,11 +47,8 @@ class MemoryTraversals(Traversals):
     def __init__(self):
         super().__init__(None, secrets.signer(SECRET_KEY), 3600)
 
-    def start(self, account_id: str, query: dict) -> str:
-        return "bench"
-
-    def save_page(self, account_id: str, traversal: str, page: int, state: dict) -> None:
-        pass
+    def save(self, account_id: str, traversal: str, page: int, *, query, next_state, positions) -> list[str]:
+        return []
 
     def first_seen(self, account_id: str, traversal: str, keys_and_positions: list[tuple[str, str]]) -> list[bool]:
         seen: dict[str, str] = {}
