@@ -23,4 +23,4 @@ def test_the_doc_lists_every_context_and_every_variable():
         assert f"| `{name}` |" in doc
         for variable in context["variables"]:
             assert f"`${variable}`" in doc
-    assert "| `items` | JSONata; variables: `$filters`, `$limit`, `$version`, `$base_url`, `$account` |" in doc
+    assert "| `items` | JSONata; variables: `$filters`, `$limit`, `$version`, `$base_url`, `$account` or `{" in doc

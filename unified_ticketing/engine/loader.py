@@ -11,7 +11,7 @@ import yaml
 
 from . import also as also_source
 from . import filters as filter_specs
-from . import mapping_schema
+from . import mapping_schema, nested_items
 from .calls import CallSpec, parse_call
 from .expressions import Expression, MappingError, compile_expression
 from .filters import FilterSpec
@@ -104,7 +104,7 @@ class Operation:
     source: str
     request: CallSpec
     record: Expression
-    items: Expression | None = None  # list: the upstream items of a page
+    items: Expression | nested_items.NestedItems | None = None  # list: the upstream items of a page
     item: Expression | None = None  # get: the one upstream item
     remote_data: Expression | None = None  # the raw object kept as remote_data (default: the item)
     dedupe_by: Expression | None = None  # key of an item that must appear once per traversal
@@ -394,6 +394,13 @@ def _policies(f: _File, d: dict, default_method: str) -> dict:
     return out
 
 
+def _items(f: _File, resp: dict, label: str) -> Expression | nested_items.NestedItems | None:
+    """`response.items`: JSONata, or the mapping form for records inside their parents (nested_items.py)."""
+    if isinstance(resp.get("items"), dict):
+        return nested_items.parse(f, resp["items"], label)
+    return f.opt_expr(resp, "items", label)
+
+
 def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, prefix: str,
                default_method: str) -> Operation:
     resp = d["response"]
@@ -405,7 +412,7 @@ def _operation(f: _File, folder: Path, d: dict, resource: str, method: str, pref
     request = parse_call(f, d, "request", prefix + "request", default_method)
     return Operation(
         resource=resource, method=method, source=f.name, request=request, record=record,
-        items=f.opt_expr(resp, "items", prefix + "response.items"),
+        items=_items(f, resp, prefix + "response.items"),
         item=f.opt_expr(resp, "item", prefix + "response.item"),
         remote_data=f.opt_expr(resp, "remote_data", prefix + "response.remote_data"),
         dedupe_by=f.opt_expr(resp, "dedupe_by", prefix + "response.dedupe_by"),
