@@ -2,16 +2,17 @@
 the engine walks `parents` and each parent's `children` over the page's own Python objects and builds each
 item as `{**fields, child_key: child}` (the child itself, not a copy), with no JSONata for the flattening.
 
-Why, measured on figure 2's page (100 threads, 800 events; bench/cpu.py): the JSONata form
-`[threads.($t := id; events[...].{"chat_id": ..., "thread_id": $t, "event": $})]` takes 1.6 ms a page, as
-jlens builds a wrapper per event and converts each back to Python; this walk takes 0.13 ms.
+Why, measured on figure 2's page (100 threads, 800 events, 23 of them files; bench/cpu.py; load 4.7): the
+JSONata form `[threads.($t := id; events[...].{"chat_id": ..., "thread_id": $t, "event": $})]` takes 1.56 ms
+a page for comments (jlens builds a wrapper per event and converts each back to Python) and 0.28 ms for
+attachments; this walk 0.24 ms and 0.13 ms.
 
 `where` keeps the children it holds for. A predicate of plain paths compared with literals (`=`, `!=`),
-`and`, `or`, `$not(...)` and parentheses is evaluated in Python as JSONata would (a missing field compares
-false, `1 = true` is false); a child where such a path meets a list or an object, and any other predicate,
-goes to jlens as `$boolean(where)`. Measured over the 800 events: jlens per child 0.41 ms; jlens once per
-parent, answering the indices or booleans of the children that pass, 0.7–1.1 ms; once per page 0.48 ms;
-Python 0.05 ms.
+`and`, `or`, `$not(...)` and parentheses runs in Python as JSONata would (a missing field compares false,
+`1 = true` is false), generated as one lambda; a child where such a path meets a list (JSONata may read a
+one-element list as its element), and any other predicate, goes to jlens as `$boolean(where)`. Measured
+over the 800 events: jlens per child 0.41 ms; jlens once per parent, answering the indices or booleans of
+the children that pass, 0.7-1.1 ms; once per page 0.48 ms; Python 0.06 ms.
 
 `fields` are JSONata over the parent; one that reads nothing of its input (`$filters.ticket_id`) is
 evaluated once per page. A field that is null or undefined is left out (jlens answers both as None).
@@ -33,7 +34,7 @@ _LITERALS = {"true": True, "false": False, "null": None}
 
 
 class Undecided(Exception):
-    """The Python predicate met a list or an object where it compares: JSONata decides for this child."""
+    """The Python predicate met a list where it compares: JSONata decides for this child."""
 
 
 def walk(data, names: tuple[str, ...]) -> list:
