@@ -99,9 +99,58 @@ class Upstream:
         self.auth = sb.admin("GET", "credentials")["basic_authorization"]
         self.session = requests.Session()
 
-    def call(self, method: str, body: dict, version: str = "3.5") -> requests.Response:
-        return self.session.post(f"{self.base_url}/v{version}/agent/action/{method}", json=body,
-                                 headers={"Authorization": self.auth}, timeout=60)
+    def call(self, method: str, body: dict, version: str = "3.5",
+             session: requests.Session | None = None) -> requests.Response:
+        return (session or self.session).post(f"{self.base_url}/v{version}/agent/action/{method}", json=body,
+                                              headers={"Authorization": self.auth}, timeout=60)
+
+
+@dataclass
+class RawPage:
+    """The upstream calls one unified tickets page makes, to replay raw: the first body, then `page_id`
+    from each answer's `next_page_id` (integration.yaml's pagination). Page ids are stateless keyset
+    anchors, so they are read once and replayed as they are: the baseline times the upstream's calls,
+    not a client's decoding of each answer."""
+    upstream: Upstream
+    method: str
+    version: str
+    bodies: list[dict]
+
+    def replay(self, session: requests.Session | None = None) -> bool:
+        """The page's calls in order on `session` (the upstream's own by default); True if all answered 200."""
+        return all(self.upstream.call(self.method, body, self.version, session).status_code == 200
+                   for body in self.bodies)
+
+    def __str__(self) -> str:
+        n = len(self.bodies)
+        return f"the page's {n} {self.method} call{'s' if n > 1 else ''}"
+
+
+def raw_tickets_page(ctx: Context, limit: int) -> RawPage:
+    """The calls of `GET /unified/ticketing/tickets?limit=N` (a first page), as the sandbox counts them,
+    checked against the engine's rule: read LiveChat's archive (one entry per thread) until the page
+    holds `limit` distinct chats (`dedupe_by: id`) or the list ends."""
+    reset_stats(ctx.sandbox)
+    resp = ctx.client.get("/unified/ticketing/tickets", integrated_account_id=ctx.account_id, limit=limit)
+    if resp.status_code != 200:
+        raise RuntimeError(f"unified tickets page failed: {resp.status_code} {resp.text[:300]}")
+    counted = stats(ctx.sandbox)["calls_by_path"]  # {"v3.6/agent/list_archives": 3}
+    if len(counted) != 1:
+        raise RuntimeError(f"a tickets page called more than one upstream method: {counted}")
+    (path, calls), = counted.items()
+    version, _, method = path.removeprefix("v").partition("/agent/")
+    bodies, chats = [{"limit": limit, "sort_order": "desc", "filters": {}}], set()
+    while True:
+        resp = ctx.upstream.call(method, bodies[-1], version)
+        resp.raise_for_status()
+        answer = resp.json()
+        chats.update(chat["id"] for chat in answer["chats"])
+        if len(chats) >= limit or not answer.get("next_page_id"):
+            break
+        bodies.append({"page_id": answer["next_page_id"]})
+    if len(bodies) != calls:
+        raise RuntimeError(f"a tickets page of {limit} made {calls} {method} calls, the engine's rule {len(bodies)}")
+    return RawPage(ctx.upstream, method, version, bodies)
 
 
 # --- the service ------------------------------------------------------------------------------

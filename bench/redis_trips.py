@@ -32,8 +32,9 @@ def counting():
         Connection.send_packed_command = original
 
 
-def per_page(ctx: Context, resource: str = "tickets", limit: int = 100, pages: int = 3) -> list[int]:
-    """Round trips of the first `pages` unified pages of `resource` (after one page to warm the process)."""
+def per_page(ctx: Context, cases: list[tuple[str, int, dict]], pages: int = 3) -> dict[str, list[int]]:
+    """Round trips of the first `pages` unified pages of each (resource, limit, filters) case, after one
+    page of it to warm the process: {resource: [trips of each page]}."""
     creds = ctx.sandbox.admin("GET", "credentials")
     env = {"LIVECHAT_API_URL": ctx.sandbox.base_url, "LIVECHAT_ACCOUNTS_URL": ctx.sandbox.base_url}
     app = create_app({"REDIS_URL": ctx.redis_url, "SECRET_KEY": SECRET_KEY, "ADMIN_TOKEN": ADMIN_TOKEN,
@@ -45,21 +46,26 @@ def per_page(ctx: Context, resource: str = "tickets", limit: int = 100, pages: i
     account = client.post("/integrated-accounts", headers=auth, json={"integration": "livechat", "credentials": {
         "type": "personal_access_token", "account_id": creds["account_id"],
         "token": creds["personal_access_token"]}}).get_json()["id"]
-    first = {"integrated_account_id": account, "limit": limit}
-    client.get(f"/unified/ticketing/{resource}", query_string=first, headers=auth)  # warm: scripts, scope
-    counts, query = [], first
     try:
-        for _ in range(pages):
-            with counting() as trips:
-                resp = client.get(f"/unified/ticketing/{resource}", query_string=query, headers=auth)
-                counts.append(trips())
-            if resp.status_code != 200:
-                raise RuntimeError(f"redis round trips: {resource} page failed: {resp.status_code} "
-                                   f"{resp.get_data(as_text=True)[:300]}")
-            cursor = resp.get_json()["next_cursor"]
-            if not cursor:
-                break
-            query = {"integrated_account_id": account, "next_cursor": cursor}
+        return {resource: _pages(client, auth, f"/unified/ticketing/{resource}",
+                                 {"integrated_account_id": account, "limit": limit, **filters}, pages)
+                for resource, limit, filters in cases}
     finally:
         app.extensions["unified"].redis.close()
+
+
+def _pages(client, auth: dict, path: str, first: dict, pages: int) -> list[int]:
+    client.get(path, query_string=first, headers=auth)  # warm: scripts, scope
+    counts, query = [], first
+    for _ in range(pages):
+        with counting() as trips:
+            resp = client.get(path, query_string=query, headers=auth)
+            counts.append(trips())
+        if resp.status_code != 200:
+            raise RuntimeError(f"redis round trips: {path} failed: {resp.status_code} "
+                               f"{resp.get_data(as_text=True)[:300]}")
+        cursor = resp.get_json()["next_cursor"]
+        if not cursor:
+            break
+        query = {"integrated_account_id": first["integrated_account_id"], "next_cursor": cursor}
     return counts
