@@ -42,19 +42,14 @@ class CannedUpstream:
 
 
 class MemoryTraversals(Traversals):
-    """Paging state in memory: what the engine keeps in Redis, without the round trips."""
+    """Paging state in memory: what the engine keeps in Redis, without the round trips (a first page
+    checks nothing in Redis: its dedupe is the request's own; its state would be written)."""
 
     def __init__(self):
         super().__init__(None, secrets.signer(SECRET_KEY), 3600)
 
-    def save(self, account_id: str, traversal: str, page: int, *, query, next_state, positions) -> list[str]:
-        return []
-
-    def first_seen(self, account_id: str, traversal: str, keys_and_positions: list[tuple[str, str]]) -> list[bool]:
-        seen: dict[str, str] = {}
-        for key, pos in keys_and_positions:
-            seen.setdefault(key, pos)
-        return [seen[key] == pos for key, pos in keys_and_positions]
+    def save(self, account_id: str, traversal: str, page: int, **state) -> None:
+        pass
 
 
 def upstream_pages(ctx: Context) -> dict[str, dict]:
@@ -121,13 +116,13 @@ def _breakdown(app, op, data: dict, filters: dict, n: int) -> dict:
     bindings = {"filters": filters, "limit": LIMIT, "version": "3.5"}
     items = op.items(data, **bindings)
     items = items if isinstance(items, list) else [items]
-    records = [op.record(item, **bindings) for item in items[:n]]
+    records = op.record.each(items[:n], **bindings)
     dumped = [MODELS[op.resource].dump(r) for r in records]
     page = {"result": [{**d, "remote_data": op.remote_data(i) if op.remote_data else i} for d, i in zip(dumped, items,
                                                                                                    strict=False)]}
     stages = {
         "items_expression": lambda: op.items(data, **bindings),
-        "record_expression": lambda: [op.record(item, **bindings) for item in items[:n]],
+        "record_expression": lambda: op.record.each(items[:n], **bindings),
         "model_dump": lambda: [MODELS[op.resource].dump(r) for r in records],
         "json_response": lambda: app.json.response(page).get_data(),
     }

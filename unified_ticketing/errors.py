@@ -37,13 +37,23 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, "not_found", message)
 
 
+def response_for(err: ApiError):
+    """The JSON error response for `err` (what the error handler answers)."""
+    resp = jsonify(err.to_dict())
+    resp.status_code = err.status
+    resp.headers.update(err.headers)
+    return resp
+
+
+def redis_unavailable_error() -> ApiError:
+    return ApiError(503, "unavailable", "The service's shared state (Redis) is unreachable; retry shortly",
+                    headers={"Retry-After": "1"})
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(err: ApiError):
-        resp = jsonify(err.to_dict())
-        resp.status_code = err.status
-        resp.headers.update(err.headers)
-        return resp
+        return response_for(err)
 
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):
@@ -59,8 +69,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(redis.TimeoutError)
     def redis_unavailable(err: redis.RedisError):
         app.logger.error("Redis unavailable: %s", err)
-        return api_error(ApiError(503, "unavailable", "The service's shared state (Redis) is unreachable; retry "
-                                  "shortly", headers={"Retry-After": "1"}))
+        return api_error(redis_unavailable_error())
 
     @app.errorhandler(Exception)
     def unexpected(err: Exception):

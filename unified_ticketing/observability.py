@@ -153,7 +153,7 @@ def init_app(app: Flask) -> None:
                 "duration_ms": round(elapsed * 1000, 1), "integration": integration, "tenant": g.get("tenant")})
         if g.get("account_id"):
             _log_for_account(app, response, route, method)
-        return response
+        return _send_writes(response)
 
     @app.teardown_request
     def forget_request(_exc):
@@ -161,10 +161,12 @@ def init_app(app: Flask) -> None:
 
 
 def _log_for_account(app: Flask, response, route: str, method: str) -> None:
-    """Write the request's entry in its account's log (one round trip: a script)."""
+    """The request's entry in its account's log: queued in the request's last pipeline (sent by
+    `_send_writes`), or written when a streamed response closes."""
     import redis  # here, not at the top: `serve` imports this module before gevent patches ssl, which redis imports
 
     from .state import account_logs
+    from .state.request_writes import Writes
 
     account_id, calls, started, r = g.account_id, g.upstream_calls, g.started, app.extensions["unified"].redis
     error_type = None
@@ -176,17 +178,46 @@ def _log_for_account(app: Flask, response, route: str, method: str) -> None:
     entry = {"request_id": request_id(), "method": method, "route": route, "status": response.status_code,
              "error_type": error_type}
 
-    def write():
+    def write(to):
         entry.update(duration_ms=round((time.perf_counter() - started) * 1000, 1), upstream=calls)
+        account_logs.record(to, account_id, entry, app.config["ACCOUNT_LOG_MAX"], app.config["ACCOUNT_LOG_SECONDS"])
+
+    def write_now():
         try:
-            account_logs.record(r, account_id, entry, app.config["ACCOUNT_LOG_MAX"], app.config["ACCOUNT_LOG_SECONDS"])
+            write(r)
         except redis.RedisError as err:
             access_log.warning("could not write account %s's log: %s", account_id, err)
 
     if response.is_streamed:  # an export or a download: its upstream calls are still to come
-        response.call_on_close(write)
-    else:
-        write()
+        response.call_on_close(write_now)
+        return
+    if "writes" not in g:
+        g.writes = Writes(r)
+    g.log_queued_after = g.writes.queued  # what the response depends on was queued before the entry
+    write(g.writes.pipe)
+
+
+def _send_writes(response):
+    """Send the request's last pipeline (`state/request_writes.py`) before its response. When a write the
+    response depends on (a page's traversal state, behind its next_cursor) cannot be sent, the answer is a 503;
+    an account-log entry alone is only a warning, as it always was."""
+    import redis
+
+    from .errors import redis_unavailable_error, response_for
+
+    writes = g.pop("writes", None)
+    if writes is None:
+        return response
+    needed = g.pop("log_queued_after", writes.queued)
+    try:
+        writes.send()
+    except redis.RedisError as err:
+        if not needed:
+            access_log.warning("could not write account %s's log: %s", g.get("account_id"), err)
+            return response
+        access_log.error("could not save the request's state: %s", err)
+        return response_for(redis_unavailable_error())
+    return response
 
 
 # --- logs --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.requests import first_error
 from ..state.accounts import Account
+from ..state.request_writes import Writes
 
 
 def services():
@@ -37,14 +38,15 @@ def require_tenant() -> str:
     return _accept(services().key_for(_bearer()))
 
 
-def require_account(account_id: str | None) -> Account:
+def require_account(account_id: str | None, also=None) -> Account:
     """The caller's integrated account `account_id` (a 404 for another tenant's, or one beyond the key's
-    reach), loaded once for the whole request: the API key and the account in one Redis round trip."""
+    reach), loaded once for the whole request: the API key and the account in one Redis round trip, with
+    `also`'s reads (a cursor's traversal state)."""
     api_key = _bearer()
     if not account_id:
         require_tenant()
         raise bad_request("integrated_account_id is required", "integrated_account_id")
-    found, account = services().accounts.load_for_key(api_key, account_id)
+    found, account = services().accounts.load_for_key(api_key, account_id, also)
     tenant = _accept(found)
     return owned(account, account_id, tenant)
 
@@ -103,3 +105,10 @@ def load_body(schema: Schema) -> dict:
     except ValidationError as exc:
         param, message = first_error(exc.messages)
         raise bad_request(f"{param}: {message}", param) from None
+
+
+def request_writes() -> Writes:
+    """The request's last pipeline (`state/request_writes.py`), sent just before its response."""
+    if "writes" not in g:
+        g.writes = Writes(services().redis)
+    return g.writes

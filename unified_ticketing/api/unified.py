@@ -14,16 +14,16 @@ from ..schemas.requests import first_error
 from ..schemas.writes import BODIES, file_fields
 from ..state import idempotency
 from .addresses import check_public_file
-from .common import load_body, require_account, services
+from .common import load_body, request_writes, require_account, services
 from .integrated_accounts import complete_identity
 
 bp = Blueprint("unified", __name__, url_prefix="/unified/ticketing")
 
 
-def _context(resource: str):
+def _context(resource: str, also=None):
     if resource not in RESOURCES:
         raise not_found(f"No resource '{resource}'; resources: {', '.join(RESOURCES)}")
-    account = require_account(request.args.get("integrated_account_id"))
+    account = require_account(request.args.get("integrated_account_id"), also)
     engine = services().engine_for(account)
     fmt = request.args.get("format", "unified")
     if fmt not in ("unified", "raw"):
@@ -34,18 +34,20 @@ def _context(resource: str):
 
 @bp.get("/<resource>")
 def list_records(resource: str):
-    engine, account, options = _context(resource)
-    op = engine.operation(resource, "list", account.version)
     nxt, prev = request.args.get("next_cursor"), request.args.get("prev_cursor")
     if nxt and prev:
+        _context(resource)  # its errors (key, resource, account) first
         raise bad_request("Send next_cursor or prev_cursor, not both", "prev_cursor")
     cursor = nxt or prev
+    loading = services().traversals.loading(cursor) if cursor else None  # read with the account
+    engine, account, options = _context(resource, loading)
+    op = engine.operation(resource, "list", account.version)
     # With a cursor, `limit` may change and filters may be repeated (the engine refuses different ones).
     limit = parse_limit(request.args) if not cursor or "limit" in request.args else None
     filters = parse_filters(op, request.args) if not cursor or set(request.args) - RESERVED else None
     if filters is not None and engine.overrides is not None and resource in engine.overrides.filters:
         filters = {**parse_filters(op, engine.overrides.filters[resource]), **filters}  # a mapping override's
-    return engine.list(account, op, limit, filters, cursor, options)
+    return engine.list(account, op, limit, filters, cursor, options, loading=loading, writes=request_writes())
 
 
 @bp.get("/<resource>/<path:record_id>")

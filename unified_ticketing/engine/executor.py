@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..errors import ApiError, bad_request, not_found
 from ..schemas.ticketing import MODELS
 from ..state.accounts import Account
-from ..state.traversals import CursorError, Traversals
+from ..state.traversals import CursorError, Loading, Traversals
 from .calls import Prepared
 from .expressions import ExpressionFailed
 from .loader import Integration, Operation
@@ -106,19 +106,22 @@ class Engine:
 
     # --- list ---------------------------------------------------------------------------------
     def list(self, account: Account, op: Operation, limit: int | None, filters: dict | None, cursor: str | None,
-             options: Options) -> dict:
+             options: Options, *, loading: Loading | None = None, writes=None) -> dict:
         """One page. With a cursor, `limit` None keeps the traversal's and `filters` None are its query's;
-        filters that differ from the cursor's are refused."""
-        page = self._open_page(account, op, limit, filters, cursor)
+        filters that differ from the cursor's are refused. `loading`: the cursor's state, already read with
+        the account (`Traversals.loading`); `writes`: the request's last pipeline (`request_writes.py`), where
+        the traversal's next state is queued instead of written at once."""
+        page = self._open_page(account, op, limit, filters, cursor, loading)
         # upstream pages keep the traversal's first size, so each is read the same way by every page of it
         bindings = {"filters": page.filters, "limit": page.query["limit"], "version": account.version,
                     "base_url": self._base_url(account), "account": account.context}
-        rows, walk, end = self._read_pages(account, op, page, bindings, options)
-        self._save_page(account, page, rows[page.limit:], walk, end)
-        out = [self._present(op, raw, self._record(op, raw, bindings) if record is None and not options.raw else record,
-                             options) for raw, record in rows[:page.limit]]
+        seen = _Seen(self.traversals, account.id, page, op.dedupe_by)
+        rows, walk, end = self._read_pages(account, op, page, seen, bindings, options)
+        rows, ahead = rows[:page.limit], rows[page.limit:]
+        out = [self._present(op, raw, record, options) for raw, record in self._mapped(op, rows, bindings, options)]
+        self._save_page(account, page, ahead, walk, end, seen, writes)
         cur = self.traversals.cursor
-        more = not end or len(rows) > page.limit
+        more = not end or bool(ahead)
         return {
             "result": out,
             "next_cursor": cur(account.tenant, account.id, op.resource, page.traversal, page.number + 1)
@@ -129,49 +132,69 @@ class Engine:
         }
 
     def _open_page(self, account: Account, op: Operation, limit: int | None, filters: dict | None,
-                   cursor: str | None) -> _Page:
+                   cursor: str | None, loading: Loading | None) -> _Page:
         """Where the page starts: a new traversal, or the cursor's (its query checked against the request's)."""
         if not cursor:
             return _Page(self.traversals.new(), 0, {"limit": limit, "filters": filters or {}}, None, limit, True)
         try:
             traversal, number = self.traversals.open_cursor(cursor, account.tenant, account.id, op.resource)
-            query, state = self.traversals.load(account.id, traversal, number)
+            query, state = loading.result(account.id, traversal, number) if loading is not None \
+                else self.traversals.load(account.id, traversal, number)
         except CursorError as exc:
             raise ApiError(400, "invalid_cursor", str(exc), param="cursor") from None
         if filters is not None:
             _same_filters(query["filters"], filters)
         return _Page(traversal, number, query, state, limit or query["limit"], False)
 
-    def _read_pages(self, account: Account, op: Operation, page: _Page, bindings: dict, options: Options):
+    def _read_pages(self, account: Account, op: Operation, page: _Page, seen: _Seen, bindings: dict,
+                    options: Options):
         """Records for the page (the ones read ahead first), then upstream pages until there are `limit`,
-        the list ends, or the helpdesk's rate limit stops it. Returns ([(raw, record | None)], the walk,
+        the list ends, or the helpdesk's rate limit stops it. Upstream pages are read until the items new to
+        this request could fill the page, then checked against the traversal's earlier pages in one round
+        trip (`_Seen`), and read on if that leaves the page short. Returns ([(raw, record | None)], the walk,
         whether the list ended)."""
         state = page.state or {"at": None, "ahead": [], "end": False}
         rows = [(raw, None) for raw in state["ahead"]]
         if page.state is None and op.also is not None:  # the first page (also when read again)
-            rows += self._read_also(account, op, page, bindings, options)
+            rows += self._read_also(account, op, page, seen, bindings, options)
         walk, end = Walk(state["at"]), state["end"]
         first = None
         reads = 0
         while len(rows) < page.limit and not end and reads < MAX_READS:
-            if first is None:
-                first = self._first_request(op, page.filters, bindings)
-            try:
-                data = self._call_list(account, op, first, walk.position, page.filters)
-            except ApiError as err:
-                if err.status != 429 or not rows:
-                    raise
-                break  # rate limited: the records already read make the page; its cursor reads on from here
-            reads += 1
-            fresh, stopped = self._keep(account, op, page, walk.position, data, bindings, options)
+            limited = False
+            while len(rows) + seen.waiting < page.limit and not end and reads < MAX_READS:
+                if first is None:
+                    first = self._first_request(op, page.filters, bindings)
+                try:
+                    data = self._call_list(account, op, first, walk.position, page.filters)
+                except ApiError as err:
+                    if err.status != 429 or not (rows or seen.waiting):
+                        raise
+                    limited = True  # rate limited: the records already read make the page; its cursor reads on
+                    break
+                reads += 1
+                seen.add(walk.position, self._items(op, data, bindings))
+                try:
+                    end = not walk.advance(self.integration.pagination, data)
+                except RepeatedPosition as exc:
+                    raise self._repeated(exc) from None
+                seen.read(walk.read[-1])
+            fresh, stopped = self._kept(op, page, self._checked(seen), bindings, options)
             rows += fresh
-            try:
-                end = stopped or not walk.advance(self.integration.pagination, data)
-            except RepeatedPosition as exc:
-                raise self._repeated(exc) from None
+            end = end or stopped
+            if limited:
+                break
+        self._checked(seen)  # the positions read after the last check (the repeat guard)
         return rows, walk, end
 
-    def _read_also(self, account: Account, op: Operation, page: _Page, bindings: dict, options: Options) -> list:
+    def _checked(self, seen: _Seen) -> list:
+        try:
+            return seen.check()
+        except RepeatedPosition as exc:
+            raise self._repeated(exc) from None
+
+    def _read_also(self, account: Account, op: Operation, page: _Page, seen: _Seen, bindings: dict,
+                   options: Options) -> list:
         """The records of the operation's `also` source (engine/also.py) when its `when` holds: every page of
         its request, the ids they give, then one fetch per chunk of ids, kept as the main request's items are."""
         also = op.also
@@ -188,12 +211,11 @@ class Engine:
                     break
             except RepeatedPosition as exc:
                 raise self._repeated(exc) from None
-        rows = []
         for n, chunk in enumerate(also.chunks(list(dict.fromkeys(ids)))):
             request = self._expression(lambda _, **b: also.fetch.prepare(None, **b), None, {**bindings, "ids": chunk})
-            fresh, _ = self._keep(account, op, page, {"also": n}, self._call(account, request), bindings, options)
-            rows += fresh  # an `until` bound does not end the traversal here: these are not in its order
-        return rows
+            seen.add({"also": n}, self._items(op, self._call(account, request), bindings))
+        rows, _ = self._kept(op, page, self._checked(seen), bindings, options)
+        return rows  # an `until` bound does not end the traversal here: these are not in its order
 
     def _expression(self, expression, data, bindings: dict):
         """An `also` expression (or request) evaluated; a failure is the mapping's (502)."""
@@ -221,35 +243,53 @@ class Engine:
                                f"'{filters[parent.name]}' in this integrated account", param=parent.name) from None
             raise
 
-    def _keep(self, account: Account, op: Operation, page: _Page, position, data, bindings: dict,
-              options: Options) -> tuple[list, bool]:
-        """The items of one upstream page the unified page keeps: each record once per traversal
-        (`dedupe_by`), matching the filters checked after mapping, up to the first that is past an `until`
-        bound (then True: the traversal ends there)."""
+    @staticmethod
+    def _items(op: Operation, data, bindings: dict) -> list:
         items = op.items(data, **bindings) or []
-        if not isinstance(items, list):
-            items = [items]
-        keep = [True] * len(items)
-        if op.dedupe_by is not None:
-            at = position_key(position)
-            keep = self.traversals.first_seen(account.id, page.traversal,
-                                              [(str(op.dedupe_by(it)), f"{at}#{i}") for i, it in enumerate(items)])
+        return items if isinstance(items, list) else [items]
+
+    def _kept(self, op: Operation, page: _Page, items: list, bindings: dict, options: Options) -> tuple[list, bool]:
+        """The items the page keeps: those matching the filters checked after mapping, up to the first that is
+        past an `until` bound (then True: the traversal ends there). Without such filters nothing is mapped
+        here: only the records the page delivers are (`_mapped`)."""
         given = [(s, page.filters[s.name]) for s in op.filters.values() if s.name in page.filters]
         checks = [(s, v) for s, v in given if s.where is not None]
         bounds = [(s, v) for s, v in given if s.until is not None]
+        if not (checks or bounds):
+            return [(raw, None) for raw in items], False
         out = []
-        for raw, kept in zip(items, keep, strict=True):
-            if not kept:
+        for raw, record in zip(items, self._records(op, items, bindings), strict=True):
+            if bounds and any(self._holds(spec.until, spec, record, value) for spec, value in bounds):
+                return out, True
+            if checks and not all(self._holds(spec.where, spec, record, value) for spec, value in checks):
                 continue
-            record = None
-            if checks or bounds or not options.raw:
-                record = self._record(op, raw, bindings)
-                if bounds and any(self._holds(spec.until, spec, record, value) for spec, value in bounds):
-                    return out, True
-                if checks and not all(self._holds(spec.where, spec, record, value) for spec, value in checks):
-                    continue
             out.append((raw, record))
         return out, False
+
+    def _mapped(self, op: Operation, rows: list, bindings: dict, options: Options) -> list:
+        """The page's rows with their records (mapped here, in one evaluation, where `_kept` did not)."""
+        if options.raw:
+            return rows
+        todo = [raw for raw, record in rows if record is None]
+        if not todo:
+            return rows
+        records = iter(self._records(op, todo, bindings))
+        return [(raw, next(records) if record is None else record) for raw, record in rows]
+
+    def _records(self, op: Operation, items: list, bindings: dict) -> list[dict]:
+        """`_record` for a page of items, the record expression evaluated once for all of them."""
+        try:
+            mapped = op.record.each(items, **bindings)
+            model = MODELS[op.resource]
+            records = [model.dump(one) for one in mapped]
+        except ExpressionFailed as exc:
+            log.error("mapping failed: %s", exc)
+            title = self.integration.title
+            raise ApiError(502, "mapping_error", f"A {title} record could not be mapped: {exc}") from None
+        if self.overrides is None:
+            return records
+        return [self.overrides.record(op.resource, raw, record, bindings) for raw, record in zip(items, records,
+                                                                                                   strict=True)]
 
     def _repeated(self, exc: RepeatedPosition) -> ApiError:
         return ApiError(502, REPEATED_PAGE, f"{self.integration.title} {exc}: following it would "
@@ -257,16 +297,17 @@ class Engine:
                         f"if it happens again, the list in {self.integration.title} is changing under the "
                         "traversal or is broken")
 
-    def _save_page(self, account: Account, page: _Page, ahead: list, walk: Walk, end: bool) -> None:
-        """One write: the query (new traversal), where the next page starts, the upstream positions read.
-        Nothing after the last page: no cursor will need them."""
+    def _save_page(self, account: Account, page: _Page, ahead: list, walk: Walk, end: bool, seen: _Seen,
+                   writes) -> None:
+        """One write, queued in the request's last pipeline when there is one: the query (new traversal), where
+        the next page starts, and what a new traversal's first page read. Nothing after the last page: no
+        cursor will need it."""
         if end and not ahead:
             return
         nxt = {"at": walk.position, "ahead": [raw for raw, _ in ahead], "end": end}
-        repeated = self.traversals.save(account.id, page.traversal, page.number,
-                                        query=page.query if page.new else None, next_state=nxt, positions=walk.read)
-        if repeated:
-            raise self._repeated(RepeatedPosition(json.loads(repeated[0]) if repeated[0] != "first" else None))
+        self.traversals.save(account.id, page.traversal, page.number, query=page.query if page.new else None,
+                             next_state=nxt, seen=seen.unsaved, positions=seen.unsaved_positions,
+                             pipe=writes.pipe if writes is not None else None)
 
 
 REPEATED_PAGE = "upstream_repeated_page"  # a 502 that no retry mends: the upstream's cursor loops
@@ -307,3 +348,54 @@ def _same_filters(stored: dict, sent: dict) -> None:
         was = f"{name}={old[name]}" if name in old else f"no {name}"
         raise bad_request(f"{name} differs from the query this cursor was made for ({was}): send the cursor with "
                           "the same filters or none, or start again without a cursor for a new query", name)
+
+
+class _Seen:
+    """One page's dedupe (`dedupe_by`: each record once per traversal) and repeat guard.
+
+    Items are first deduped within the request; those new to it wait until `check`. On a new traversal
+    nothing was seen or read before, so that is the whole answer, and the keys and positions are saved
+    with the page; on a later page `check` asks Redis, once for everything read since the last check."""
+
+    def __init__(self, traversals: Traversals, account_id: str, page: _Page, dedupe_by):
+        self.traversals, self.account_id, self.page, self.dedupe_by = traversals, account_id, page, dedupe_by
+        self.first: dict[str, str] = {}  # item key -> where this request first saw it
+        self.pending: list[tuple[str | None, str, object]] = []  # (key, position, item) waiting for `check`
+        self.positions: list[str] = []  # upstream positions read since the last check
+        self.unsaved: list[tuple[str, str]] = []  # a new traversal's (key, position): written with the page
+        self.unsaved_positions: list[str] = []
+
+    @property
+    def waiting(self) -> int:
+        return len(self.pending)
+
+    def add(self, position, items: list) -> None:
+        at = position_key(position)
+        for i, item in enumerate(items):
+            if self.dedupe_by is None:
+                self.pending.append((None, "", item))
+                continue
+            key, pos = str(self.dedupe_by(item)), f"{at}#{i}"
+            if self.first.setdefault(key, pos) == pos:
+                self.pending.append((key, pos, item))
+
+    def read(self, position: str) -> None:
+        self.positions.append(position)
+
+    def check(self) -> list:
+        """The waiting items that are new to the traversal, in order. RepeatedPosition when an earlier page
+        read one of the upstream positions read since the last check."""
+        pending, positions, self.pending, self.positions = self.pending, self.positions, [], []
+        if self.page.new:
+            self.unsaved += [(key, pos) for key, pos, _ in pending if key is not None]
+            self.unsaved_positions += positions
+            return [item for _, _, item in pending]
+        asked = [(key, pos) for key, pos, _ in pending if key is not None]
+        if not asked and not positions:
+            return [item for _, _, item in pending]
+        kept, repeated = self.traversals.check(self.account_id, self.page.traversal, self.page.number, asked,
+                                               positions)
+        if repeated:
+            raise RepeatedPosition(json.loads(repeated[0]) if repeated[0] != "first" else None)
+        verdict = iter(kept)
+        return [item for key, _, item in pending if key is None or next(verdict)]

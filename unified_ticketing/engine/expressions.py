@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import jlens
 
@@ -50,6 +51,28 @@ class Expression:
             return self.compiled.evaluate(data, bindings=bindings or None)
         except jlens.JlensError as exc:
             raise ExpressionFailed(f"{self.where}: {exc}") from None
+
+
+    def each(self, items: list, **bindings) -> list:
+        """The expression applied to each of `items`, in one evaluation: a jlens call costs about 5 µs
+        before any work (bench figure 2), so a page of records is mapped in one. An item whose result is
+        undefined gives None, as a call on it alone would; an expression that reads the root (`$$`) is
+        evaluated item by item, since `$$` would be the whole list."""
+        if len(items) < 2 or self._each is None or not all(isinstance(item, dict) for item in items):
+            return [self(item, **bindings) for item in items]  # (a path over arrays would flatten them)
+        if bindings and self.names is not None:
+            bindings = {k: v for k, v in bindings.items() if k in self.names}
+        try:
+            out = self._each.evaluate(items, bindings=bindings or None)
+        except jlens.JlensError as exc:
+            raise ExpressionFailed(f"{self.where}: {exc}") from None
+        return [one.get("r") for one in out]
+
+    @cached_property
+    def _each(self) -> jlens.Expression | None:
+        if self.lookup is not None or "$$" in self.source:
+            return None
+        return jlens.Expression(f'[$.{{"r": ({self.source}\n)}}]')  # \n: a trailing // or /* comment stays closed
 
 
 def _walk(data, names: tuple[str, ...]):

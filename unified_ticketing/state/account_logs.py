@@ -4,8 +4,9 @@ it made, and the account's status changes.
 An entry holds only what the service chose to note: times, the route template (never the path's
 ids or the query), statuses, error types, durations, the request id. Never a body, a header or a
 credential: there is no field for them. Retention is bounded by count (`XADD ... MAXLEN ~`) and by
-age (`XTRIM ... MINID ~`, and the key expires when the account goes quiet), all in one script: one
-round trip per request. Keys share the account's hash tag, so they live on its Redis Cluster slot.
+age (`XTRIM ... MINID ~`, and the key expires when the account goes quiet), all in one script, sent
+with the request's other last writes (`request_writes.py`). Keys share the account's hash tag, so they
+live on its Redis Cluster slot.
 """
 from __future__ import annotations
 
@@ -37,14 +38,15 @@ return 1
 
 
 def record(r, account_id: str, entry: dict, max_entries: int, max_age: float) -> None:
-    """Append one request's entry; `entry["upstream"]` is a list of calls. One round trip."""
+    """Append one request's entry; `entry["upstream"]` is a list of calls. One round trip, or queued when `r`
+    is a pipeline (EVAL, not a registered script: a pipeline would first ask whether the script is loaded)."""
     from .accounts import key as account_key
 
     min_id = int(time.time() * 1000) - int(max_age * 1000)
     fields = [x for k, v in entry.items() for x in (k, json.dumps(v) if isinstance(v, list) else
                                                         "" if v is None else str(v))]
-    r.register_script(_RECORD)(keys=[key(account_id), account_key(account_id)],
-                               args=[max_entries, max(min_id, 0), max(int(max_age), 1), *fields])
+    r.execute_command("EVAL", _RECORD, 2, key(account_id), account_key(account_id), max_entries, max(min_id, 0),
+                      max(int(max_age), 1), *fields)  # (a cluster pipeline has no `eval` method)
 
 
 def status_changed(r, account_id: str, status: str) -> None:

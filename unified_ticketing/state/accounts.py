@@ -77,9 +77,10 @@ class Accounts:
     def load(self, account_id: str) -> Account | None:
         return self._account(self.r.hgetall(key(account_id)) if account_id else None)
 
-    def load_for_key(self, api_key: str, account_id: str) -> tuple[tenants.ApiKey | None, Account | None]:
+    def load_for_key(self, api_key: str, account_id: str, also=None) -> tuple[tenants.ApiKey | None, Account | None]:
         """The caller's API key and the account it asks for, read in one round trip with the account's
-        rate-limit cooldown (its scope as last seen by this process). The caller checks ownership."""
+        rate-limit cooldown (its scope as last seen by this process) and `also`'s reads (a `queue(pipe)` and
+        `take(replies)` pair: a cursor's traversal state). The caller checks ownership."""
         pipe = self.r.pipeline(transaction=False)
         pipe.get(tenants.api_key_key(hash_api_key(api_key)))
         pipe.hgetall(key(account_id))
@@ -88,7 +89,13 @@ class Accounts:
             pipe.pttl(cooldown_key(scope))
         if tenant is not None:  # the tenant's override counter too (engine/overrides.py), as last seen
             pipe.get(generation_key(tenant))
+        ours = len(pipe)
+        if also is not None:
+            also.queue(pipe)
         replies = pipe.execute()
+        if also is not None:
+            also.take(replies[ours:])
+            replies = replies[:ours]
         found = tenants.parse_key(self.r, replies[0])
         account = self._account(replies[1]) if found is not None else None  # decrypt for known callers only
         if account is not None and scope is not None and scope == account.rate_scope:

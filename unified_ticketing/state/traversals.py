@@ -48,56 +48,100 @@ class Traversals:
     # One traversal is four keys: `query` (JSON), `pages` (page number -> where it starts: an upstream
     # position and the records read ahead of it), `seen` (item key -> the position it was first seen at)
     # and `read` (upstream position -> the page that read it, for the repeat guard).
+    # Round trips per page (bench figure 3): a cursor's state is read with the request's account
+    # (`Loading`); a page of a new traversal needs no read (nothing was seen or read before it: its keys
+    # and positions are written with its state); a later page checks what it read in one round trip per
+    # batch (`check`); the writes go in the request's last pipeline, with its account-log entry.
     @staticmethod
     def new() -> str:
         """A fresh traversal id; nothing is written until its first page is saved."""
         return secrets.token_urlsafe(12)
 
+    def loading(self, cursor: str) -> Loading | None:
+        """The state a cursor names, to be read in another pipeline (the request's first); None for a cursor
+        that is not ours (the engine then refuses it). Its claims are checked before the state is used."""
+        data = unseal(self.sign, cursor)
+        if not data or not isinstance(data.get("a"), str) or not isinstance(data.get("v"), str):
+            return None
+        return Loading(self, data["a"], data["v"], data.get("p"))
+
     def load(self, account_id: str, traversal: str, page: int) -> tuple[dict, dict | None]:
         """The traversal's query and the state where `page` starts (None: at the beginning). One round trip."""
-        query, state = self.r.pipeline().get(self._key(account_id, traversal, "query")).hget(
-            self._key(account_id, traversal, "pages"), str(page)).execute()
+        loading = Loading(self, account_id, traversal, page)
+        loading.take(loading.queue(self.r.pipeline(transaction=False)).execute())
+        return loading.result(account_id, traversal, page)
+
+    def _parts(self, account_id: str, traversal: str) -> dict[str, str]:
+        return {part: self._key(account_id, traversal, part) for part in ("query", "pages", "seen", "read")}
+
+    def check(self, account_id: str, traversal: str, page: int, keys_and_positions: list[tuple[str, str]],
+              positions: list[str]) -> tuple[list[bool], list[str]]:
+        """One round trip for what a page of an existing traversal read: for each (item key, position), is
+        this where the key was first seen; and which upstream `positions` an earlier page had already read
+        (an upstream that loops). Re-reading a page, or reading it again with a larger limit (then it reads
+        what later pages read), is no repeat; item positions are deterministic (upstream page + index), so a
+        page read again gets the same answers."""
+        keys = self._parts(account_id, traversal)
+        pipe = self.r.pipeline(transaction=False)
+        for item_key, pos in keys_and_positions:
+            pipe.hsetnx(keys["seen"], item_key, pos)
+        if keys_and_positions:
+            pipe.hmget(keys["seen"], [k for k, _ in keys_and_positions])
+        for pos in positions:
+            pipe.hsetnx(keys["read"], pos, page)
+        if positions:
+            pipe.hmget(keys["read"], positions)
+        out = pipe.execute()
+        stored = out[len(keys_and_positions)] if keys_and_positions else []
+        readers = out[-1] if positions else []
+        kept = [s == pos for s, (_, pos) in zip(stored, keys_and_positions, strict=True)]
+        return kept, [pos for pos, reader in zip(positions, readers, strict=True) if int(reader) < page]
+
+    def save(self, account_id: str, traversal: str, page: int, *, query: dict | None, next_state: dict,
+             seen: list[tuple[str, str]], positions: list[str], pipe=None) -> None:
+        """Write what `page` learnt: the query (on a new traversal's first page), where page + 1 starts, and
+        (on that first page, which `check`ed nothing) the item keys and upstream positions it read. Into
+        `pipe` (the request's last pipeline) when given, else in a round trip of its own."""
+        keys = self._parts(account_id, traversal)
+        out = pipe if pipe is not None else self.r.pipeline(transaction=False)
+        if query is not None:
+            out.set(keys["query"], json.dumps(query, sort_keys=True), ex=self.ttl)
+            out.hset(keys["pages"], "0", json.dumps(None))
+        out.hset(keys["pages"], str(page + 1), json.dumps(next_state, separators=(",", ":")))
+        if seen:
+            out.hset(keys["seen"], mapping=dict(seen))  # a new traversal's: nothing else has written them
+        if positions:
+            out.hset(keys["read"], mapping=dict.fromkeys(positions, page))
+        for key in keys.values():
+            out.expire(key, self.ttl)
+        if pipe is None:
+            out.execute()
+
+
+class Loading:
+    """A traversal's state queued into another pipeline, read when its replies are handed back."""
+
+    def __init__(self, traversals: Traversals, account_id: str, traversal: str, page):
+        self.keys = traversals._parts(account_id, traversal)
+        self.claims = (account_id, traversal, page)
+        self.replies: list | None = None
+
+    def queue(self, pipe):
+        """Add the reads to `pipe` (two commands); returns it."""
+        return pipe.get(self.keys["query"]).hget(self.keys["pages"], str(self.claims[2]))
+
+    def take(self, replies: list) -> None:
+        """The replies of the two reads `queue` added, in order."""
+        self.replies = replies
+
+    def result(self, account_id: str, traversal: str, page: int) -> tuple[dict, dict | None]:
+        """The query and the state where `page` starts, for the cursor's checked claims."""
+        if self.replies is None or self.claims != (account_id, traversal, page):
+            raise CursorError("cursor is not valid: pass next_cursor or prev_cursor exactly as returned")
+        query, state = self.replies
         if query is None or state is None:
             raise CursorError("cursor has expired; start again without a cursor")
         state = json.loads(state)
         if state is not None and not {"at", "ahead", "end"} <= set(state):
             raise CursorError("cursor was made by an earlier version of the service; start again without a cursor")
         return json.loads(query), state
-
-    def save(self, account_id: str, traversal: str, page: int, *, query: dict | None, next_state: dict,
-             positions: list[str]) -> list[str]:
-        """Write what `page` learnt in one round trip: the query (on the first page), where page + 1 starts,
-        and the upstream `positions` it read. Returns those positions an earlier page had already read
-        (an upstream that loops); re-reading a page, or reading it again with a larger limit (then it reads
-        what later pages read), is no repeat."""
-        keys = {part: self._key(account_id, traversal, part) for part in ("query", "pages", "read")}
-        pipe = self.r.pipeline()
-        if query is not None:
-            pipe.set(keys["query"], json.dumps(query, sort_keys=True), ex=self.ttl)
-            pipe.hset(keys["pages"], "0", json.dumps(None))
-        pipe.hset(keys["pages"], str(page + 1), json.dumps(next_state, separators=(",", ":")))
-        for pos in positions:
-            pipe.hsetnx(keys["read"], pos, page)
-        if positions:
-            pipe.hmget(keys["read"], positions)
-        for key in keys.values():
-            pipe.expire(key, self.ttl)
-        out = pipe.execute()
-        readers = out[-1 - len(keys)] if positions else []
-        return [pos for pos, reader in zip(positions, readers, strict=True) if int(reader) < page]
-
-    def first_seen(self, account_id: str, traversal: str, keys_and_positions: list[tuple[str, str]]) -> list[bool]:
-        """For each (item key, position): is this position where the key was first seen in the traversal?
-
-        Positions are deterministic (upstream page + index), so re-reading a page gives the same answer.
-        """
-        if not keys_and_positions:
-            return []
-        key = self._key(account_id, traversal, "seen")
-        pipe = self.r.pipeline()
-        for item_key, pos in keys_and_positions:
-            pipe.hsetnx(key, item_key, pos)
-        pipe.hmget(key, [k for k, _ in keys_and_positions])
-        pipe.expire(key, self.ttl)
-        stored = pipe.execute()[-2]
-        return [s == pos for s, (_, pos) in zip(stored, keys_and_positions, strict=True)]
