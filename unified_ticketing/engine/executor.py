@@ -82,7 +82,9 @@ class Engine:
         remote = op.remote_data(raw) if op.remote_data else raw
         if options.raw:
             return remote
-        return {**record, "remote_data": remote} if options.include_remote_data else record
+        if options.include_remote_data:
+            record["remote_data"] = remote  # (the record is the page's own: mapped for this request)
+        return record
 
     # --- get ----------------------------------------------------------------------------------
     def get(self, account: Account, resource: str, record_id: str, options: Options) -> dict:
@@ -360,7 +362,8 @@ class _Seen:
     def __init__(self, traversals: Traversals, account_id: str, page: _Page, dedupe_by):
         self.traversals, self.account_id, self.page, self.dedupe_by = traversals, account_id, page, dedupe_by
         self.first: dict[str, str] = {}  # item key -> where this request first saw it
-        self.pending: list[tuple[str | None, str, object]] = []  # (key, position, item) waiting for `check`
+        self.pending: list = []  # items waiting for `check`
+        self.asked: list[tuple[str, str]] = []  # with dedupe_by: (key, position) of each waiting item
         self.positions: list[str] = []  # upstream positions read since the last check
         self.unsaved: list[tuple[str, str]] = []  # a new traversal's (key, position): written with the page
         self.unsaved_positions: list[str] = []
@@ -370,14 +373,15 @@ class _Seen:
         return len(self.pending)
 
     def add(self, position, items: list) -> None:
+        if self.dedupe_by is None:
+            self.pending += items
+            return
         at = position_key(position)
         for i, item in enumerate(items):
-            if self.dedupe_by is None:
-                self.pending.append((None, "", item))
-                continue
             key, pos = str(self.dedupe_by(item)), f"{at}#{i}"
             if self.first.setdefault(key, pos) == pos:
-                self.pending.append((key, pos, item))
+                self.pending.append(item)
+                self.asked.append((key, pos))
 
     def read(self, position: str) -> None:
         self.positions.append(position)
@@ -385,17 +389,16 @@ class _Seen:
     def check(self) -> list:
         """The waiting items that are new to the traversal, in order. RepeatedPosition when an earlier page
         read one of the upstream positions read since the last check."""
-        pending, positions, self.pending, self.positions = self.pending, self.positions, [], []
+        pending, asked, positions = self.pending, self.asked, self.positions
+        self.pending, self.asked, self.positions = [], [], []
         if self.page.new:
-            self.unsaved += [(key, pos) for key, pos, _ in pending if key is not None]
+            self.unsaved += asked
             self.unsaved_positions += positions
-            return [item for _, _, item in pending]
-        asked = [(key, pos) for key, pos, _ in pending if key is not None]
+            return pending
         if not asked and not positions:
-            return [item for _, _, item in pending]
+            return pending
         kept, repeated = self.traversals.check(self.account_id, self.page.traversal, self.page.number, asked,
                                                positions)
         if repeated:
             raise RepeatedPosition(json.loads(repeated[0]) if repeated[0] != "first" else None)
-        verdict = iter(kept)
-        return [item for key, _, item in pending if key is None or next(verdict)]
+        return [item for item, new in zip(pending, kept, strict=True) if new] if asked else pending

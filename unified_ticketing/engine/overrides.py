@@ -261,7 +261,7 @@ class Preview:
         after, errors = apply_collecting(self.after.fields.get(resource, ()) if self.after else (), resource, raw,
                                          record, bindings)
         self.rows.append({"id": record.get("id"), "before": before, "after": after, "errors": errors})
-        return after
+        return dict(after)  # the page adds remote_data to what it is given; the preview's row stays the record
 
 
 # --- per-worker cache -----------------------------------------------------------------------------
