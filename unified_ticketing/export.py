@@ -10,6 +10,8 @@ import logging
 import time
 from collections.abc import Iterator
 
+import orjson
+
 from .engine.executor import REPEATED_PAGE, Account, Engine, Options
 from .errors import ApiError
 
@@ -63,4 +65,11 @@ def export_tickets(engine: Engine, account: Account, *, since: str | None = None
 
 
 def ndjson(records: list[dict]) -> str:
-    return "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records)
+    return "".join(_line(r) for r in records)
+
+
+def _line(record: dict) -> str:
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE).decode()
+    except TypeError:  # what orjson refuses (an integer beyond 64 bits): the standard encoder
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
