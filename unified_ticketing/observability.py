@@ -208,7 +208,7 @@ def redact(_logger, _name, event: dict) -> dict:
             event[key] = "[redacted]"
         elif isinstance(event[key], str):
             for pattern, replacement, needed in _SECRET_PATTERNS:
-                if needed in event[key]:
+                if needed in event[key] and pattern.search(event[key]):  # a search is cheaper than a sub
                     event[key] = pattern.sub(replacement, event[key])
     return event
 
