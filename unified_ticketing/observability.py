@@ -223,11 +223,11 @@ def _send_writes(response):
 # --- logs --------------------------------------------------------------------------------------
 _SECRET_KEYS = {"authorization", "token", "access_token", "refresh_token", "secret", "client_secret", "password",
                 "credentials", "api_key", "code", "code_verifier", "link_token", "cookie", "body", "text", "payload"}
-_SECRET_PATTERNS = [
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=:-]+"), r"\1 [redacted]"),
+_SECRET_PATTERNS = [  # (pattern, replacement, a character it cannot match without: skips most values)
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=:-]+"), r"\1 [redacted]", ""),
     (re.compile(r"(?i)\b((?:access_|refresh_|link_)?token|secret|client_secret|password|code|code_verifier|state)"
-                r"=[^&\s\"']+"), r"\1=[redacted]"),
-    (re.compile(r"\b(ut|whsec)_[A-Za-z0-9_-]{8,}"), r"\1_[redacted]"),
+                r"=[^&\s\"']+"), r"\1=[redacted]", "="),
+    (re.compile(r"\b(ut|whsec)_[A-Za-z0-9_-]{8,}"), r"\1_[redacted]", "_"),
 ]
 
 
@@ -238,8 +238,9 @@ def redact(_logger, _name, event: dict) -> dict:
         if lowered in _SECRET_KEYS or lowered.endswith(("_token", "_secret", "_password")):
             event[key] = "[redacted]"
         elif isinstance(event[key], str):
-            for pattern, replacement in _SECRET_PATTERNS:
-                event[key] = pattern.sub(replacement, event[key])
+            for pattern, replacement, needed in _SECRET_PATTERNS:
+                if needed in event[key] and pattern.search(event[key]):  # a search is cheaper than a sub
+                    event[key] = pattern.sub(replacement, event[key])
     return event
 
 

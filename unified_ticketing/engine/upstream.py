@@ -28,9 +28,10 @@ from ..state.tokens import InvalidGrant, TokenKeeper
 from ..urls import http_url, origin
 from .calls import Prepared
 from .loader import Integration
-from .sessions import Sessions
+from .sessions import Sessions, verify_setting
 
 log = logging.getLogger(__name__)
+BODY_READ = 1 << 20  # bytes: an answer of a known length is read in one piece up to this size
 MAX_WAIT = 300.0  # seconds: the longest cooldown an upstream's rate-limit answer can impose
 REJECTED = "credentials_rejected"  # an account status: the helpdesk answered 401 to its last call
 
@@ -72,7 +73,7 @@ class Upstream:
         base = integration.base_url
         self.base_url = (env.get(base.env) or base.default).rstrip("/") if base.env else None
         self.timeout = timeout
-        self.verify = verify
+        self.verify = verify_setting(verify)
         self.refresh_margin = refresh_margin
         # An account's own server (a URL the tenant chose) is reached only at public addresses, checked on
         # every connection (`public_only`: production without UNIFIED_ALLOW_PRIVATE_UPSTREAMS).
@@ -275,7 +276,8 @@ class Upstream:
         try:
             resp = self.sessions.for_url(base_url).request(attempt.method, url, timeout=self.timeout,
                                                            verify=self.verify, allow_redirects=False,
-                                                           headers=headers, **payload)
+                                                           headers=headers, stream=True, **payload)
+            resp._content = _read_body(resp)  # what `resp.content` reads, in fewer pieces
         except requests.ConnectTimeout:
             raise TransportError(504, "upstream_timeout", f"{title} did not accept a connection in "
                                  f"{self.timeout:g} s", sent=False) from None
@@ -338,6 +340,16 @@ class Upstream:
         if idempotent:
             return err_type in self.integration.errors.retry_types
         return err_type in self.integration.errors.rate_limit_types  # refused, so not processed
+
+
+def _read_body(resp: requests.Response) -> bytes:
+    """The whole body through requests' own reader (its errors: a timeout is a ConnectionError), in one
+    read when the length is known: `resp.content` reads 10 KB at a time, 0.4 ms of CPU for a 400 KB page."""
+    try:
+        size = int(resp.headers.get("Content-Length"))
+    except (TypeError, ValueError):
+        size = 0
+    return b"".join(resp.iter_content(min(size, BODY_READ) if size > 0 else 64 * 1024))
 
 
 def _refused(exc: requests.ConnectionError) -> bool:
