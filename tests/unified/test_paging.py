@@ -1,10 +1,12 @@
 """Paging the way clients page, the same tests for every helpdesk: full pages, a whole traversal at the
 fewest upstream calls, cursors sent with their query or a new limit, and incremental pulls (`updated_at[gte]`)
 whose upstream calls follow what changed. Calls are the sandbox's own counts."""
+import contextlib
 import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from redis.connection import Connection
 
 from tests.conftest import connect_pat, error
 from tests.unified.helpdesks import Helpdesk, LiveChatOracle
@@ -65,6 +67,42 @@ def test_a_filter_that_differs_from_the_cursors_query_is_refused_naming_it(helpd
     dropped = error(helpdesk.get("tickets", tag=tag, next_cursor=first["next_cursor"]), 400)
     assert dropped["param"] in ("status", "tag")
     assert helpdesk.stats_calls() == 0  # refused before reaching the helpdesk
+
+
+@contextlib.contextmanager
+def redis_round_trips():
+    """Round trips this process sends to Redis inside the block (the service under test runs in it), counted
+    where redis-py writes them: one per command, one per pipeline. `with redis_round_trips() as n: ...; n()`."""
+    original, sent = Connection.send_packed_command, []
+
+    def send(self, command, check_health=True):
+        sent.append(1)
+        return original(self, command, check_health)
+
+    Connection.send_packed_command = send
+    try:
+        yield lambda: len(sent)
+    finally:
+        Connection.send_packed_command = original
+
+
+def test_every_page_of_a_traversal_costs_at_most_three_redis_round_trips(helpdesk):
+    """The API key with its account (and a cursor's state), one check of what a later page read against the
+    traversal's earlier pages, and the traversal's next state with the account-log entry. LiveChat lists a chat
+    once per thread, so later pages meet chats the earlier ones delivered: they are skipped as the page reads,
+    not found after a check (which would leave the page short, to read and check again)."""
+    query = {"limit": 100, "include_remote_data": "false"}
+    trips, ids = [], []
+    while True:
+        with redis_round_trips() as sent:
+            page = helpdesk.ok("tickets", **query)
+        trips.append(sent())
+        ids += _ids(page)
+        if not page["next_cursor"]:
+            break
+        query = {"next_cursor": page["next_cursor"], "include_remote_data": "false"}
+    assert len(trips) >= 2 and max(trips) <= 3, trips
+    assert ids == helpdesk.oracle.ticket_ids()
 
 
 def test_meta_says_whether_each_ticket_filter_is_upstream_and_exact(helpdesk):

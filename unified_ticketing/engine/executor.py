@@ -117,7 +117,7 @@ class Engine:
         # upstream pages keep the traversal's first size, so each is read the same way by every page of it
         bindings = {"filters": page.filters, "limit": page.query["limit"], "version": account.version,
                     "base_url": self._base_url(account), "account": account.context}
-        seen = _Seen(self.traversals, account.id, page, op.dedupe_by)
+        seen = _Seen(self.traversals, account.id, page, op.dedupe_by, (page.state or {}).get("seen", ()))
         rows, walk, end = self._read_pages(account, op, page, seen, bindings, options)
         rows, ahead = rows[:page.limit], rows[page.limit:]
         out = [self._present(op, raw, record, options) for raw, record in self._mapped(op, rows, bindings, options)]
@@ -307,12 +307,16 @@ class Engine:
         if end and not ahead:
             return
         nxt = {"at": walk.position, "ahead": [raw for raw, _ in ahead], "end": end}
+        if seen.dedupe_by is not None:
+            nxt["seen"] = seen.recent()
         self.traversals.save(account.id, page.traversal, page.number, query=page.query if page.new else None,
                              next_state=nxt, seen=seen.unsaved, positions=seen.unsaved_positions,
                              pipe=writes.pipe if writes is not None else None)
 
 
 REPEATED_PAGE = "upstream_repeated_page"  # a 502 that no retry mends: the upstream's cursor loops
+KNOWN_PAGES = 10  # a page's state carries the item keys of about this many pages (of its limit) for the next
+# page's dedupe (`_Seen.recent`)
 MAX_READS = 20  # upstream pages one unified page may read: a sparse filter answers part of a page, with a cursor
 
 
@@ -355,13 +359,18 @@ def _same_filters(stored: dict, sent: dict) -> None:
 class _Seen:
     """One page's dedupe (`dedupe_by`: each record once per traversal) and repeat guard.
 
-    Items are first deduped within the request; those new to it wait until `check`. On a new traversal
-    nothing was seen or read before, so that is the whole answer, and the keys and positions are saved
-    with the page; on a later page `check` asks Redis, once for everything read since the last check."""
+    Items are first deduped within the request, and against `known`: the keys the last pages saw, carried
+    in the page's state (upstreams repeat a record mostly close to where it was first listed: LiveChat's
+    archive lists a chat once per thread). Those new to both wait until `check`. On a new traversal nothing
+    was seen or read before, so that is the whole answer, and the keys and positions are saved with the
+    page; on a later page `check` asks Redis, once for everything read since the last check. Knowing the
+    last pages' keys, a page reads upstream until it is full before that check, instead of finding it
+    short after it and checking again."""
 
-    def __init__(self, traversals: Traversals, account_id: str, page: _Page, dedupe_by):
+    def __init__(self, traversals: Traversals, account_id: str, page: _Page, dedupe_by, known=()):
         self.traversals, self.account_id, self.page, self.dedupe_by = traversals, account_id, page, dedupe_by
-        self.first: dict[str, str] = {}  # item key -> where this request first saw it
+        # item key -> where this request first saw it; "" for `known`, what the last pages saw (oldest first)
+        self.first: dict[str, str] = dict.fromkeys(known, "")
         self.pending: list = []  # items waiting for `check`
         self.asked: list[tuple[str, str]] = []  # with dedupe_by: (key, position) of each waiting item
         self.positions: list[str] = []  # upstream positions read since the last check
@@ -385,6 +394,11 @@ class _Seen:
 
     def read(self, position: str) -> None:
         self.positions.append(position)
+
+    def recent(self) -> list[str]:
+        """The keys for the next page's `known`: the last KNOWN_PAGES pages' worth, this page's after the rest.
+        (The state grows with the page size, as the records read ahead do: 1 000 keys are 15 KB of JSON.)"""
+        return list(self.first)[-KNOWN_PAGES * self.page.limit:]
 
     def check(self) -> list:
         """The waiting items that are new to the traversal, in order. RepeatedPosition when an earlier page
