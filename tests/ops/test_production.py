@@ -222,6 +222,41 @@ def test_a_frozen_redis_fails_requests_within_seconds_and_readyz_at_once(ops_san
         serve.stop()
 
 
+def test_a_page_whose_next_state_cannot_be_saved_is_a_503_while_a_lost_log_entry_is_not(sandbox, restartable_redis):
+    """Redis goes away while a request waits on the helpdesk. A tickets page's next_cursor needs the traversal
+    state written in the request's last pipeline: without it the cursor would be dead, so the page is a 503.
+    A ticket's answer needs nothing from that pipeline but its account-log entry: it is answered."""
+    serve = Serve(service_env(sandbox, restartable_redis.url))
+
+    def while_redis_stops(path: str, **params) -> requests.Response:
+        client = new_tenant(serve.base, "lost-writes")  # (a restarted Redis has forgotten the last one)
+        account = connect_pat(client, sandbox)
+        sandbox.admin("POST", "config", json={"latency_ms": 1500})
+        try:
+            with ThreadPoolExecutor(1) as pool:
+                answer = pool.submit(client.get, path, integrated_account_id=account, **params)
+                time.sleep(0.7)  # the request has read its key and account, and waits on the helpdesk
+                restartable_redis.stop()
+                return answer.result()
+        finally:
+            sandbox.admin("POST", "config", json={"latency_ms": 0})
+
+    try:
+        page = while_redis_stops("/unified/ticketing/tickets", limit=1)
+        assert page.status_code == 503 and page.json()["error"]["type"] == "unavailable", page.text
+        assert "could not save the request's state" in serve.logs()
+        restartable_redis.start()
+        wait_until(lambda: requests.get(serve.base + "/readyz", timeout=10).status_code == 200, 30, "/readyz")
+        chat = lc_call(sandbox, "list_archives", {"limit": 1}).json()["chats"][0]["id"]
+        one = while_redis_stops(f"/unified/ticketing/tickets/{chat}")
+        assert one.status_code == 200 and one.json()["id"] == chat, one.text
+        assert "could not write account" in serve.logs()
+    finally:
+        serve.stop()
+        if not restartable_redis.server.is_running():
+            restartable_redis.start()
+
+
 def test_forty_slow_clients_do_not_starve_the_service(ops_sandbox, redis_server_url):
     """40 connections trickling a body (a byte every 0.5 s) used to hold every gthread thread (2 x 8), so
     /healthz timed out; the shipped server keeps answering it within a second."""
