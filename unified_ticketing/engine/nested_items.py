@@ -59,10 +59,13 @@ class Where:
     """A child predicate: `fast` (Python; raises Undecided) when the source is simple, else jlens."""
     expression: Expression  # `$boolean(where)`
     fast: Callable | None = None
+    fast_kept: Callable | None = None  # `fast` over a list of children (no call per child: half the time)
 
     def kept(self, children: list, bindings: dict) -> list:
-        if self.fast is not None:
+        if self.fast_kept is not None or self.fast is not None:
             try:
+                if self.fast_kept is not None:
+                    return self.fast_kept(children)
                 return [child for child in children if self.fast(child)]
             except Undecided:
                 pass
@@ -118,7 +121,8 @@ def parse(f, node: dict, label: str) -> NestedItems:
     where = None
     if "where" in node:
         raw = f.expr(node, "where", f"{label}.where")
-        where = Where(compile_expression(f"$boolean(({raw.source}\n))", raw.where), predicate(raw.source))
+        where = Where(compile_expression(f"$boolean(({raw.source}\n))", raw.where), predicate(raw.source),
+                      predicate(raw.source, kept=True))
     fields = node.get("fields") or {}
     compiled = ((str(k), f.expr(fields, k, f"{label}.fields.{k}")) for k in fields)
     return NestedItems(tuple(node["parents"].split(".")), tuple(node["children"].split(".")), where,
@@ -131,10 +135,11 @@ def _when(field: Expression) -> str:
     return "parent" if field.compiled.reads().get("input") else "page"
 
 
-def predicate(source: str) -> Callable | None:
+def predicate(source: str, kept: bool = False) -> Callable | None:
     """`source` as a Python function of the child, or None when it is not made only of `path = literal`,
     `path != literal`, `and`, `or`, `$not(...)` and parentheses. The function is generated as one Python
-    lambda (names and literals through repr): combining closures per operator cost 4× more per child."""
+    lambda (names and literals through repr): combining closures per operator cost 4× more per child.
+    With `kept`, a function of a list of children instead, answering those that hold."""
     tokens, pos = [], 0
     while pos < len(source.rstrip()):
         m = _TOKEN.match(source, pos)
@@ -160,7 +165,8 @@ def predicate(source: str) -> Callable | None:
         return None
     if rest:
         return None
-    return eval(f"lambda c: ({code}) if isinstance(c, dict) else undecided()",  # noqa: S307 (built from tokens)
+    test = f"(({code}) if isinstance(c, dict) else undecided())"
+    return eval(f"lambda cs: [c for c in cs if {test}]" if kept else f"lambda c: {test}",  # noqa: S307 (from tokens)
                 {"M": _MISSING, "get": _get, "undecided": _undecided})
 
 
