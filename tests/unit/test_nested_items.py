@@ -79,6 +79,18 @@ def test_the_shipped_comments_and_attachments_give_what_their_jsonata_gave():
             assert op.items.where.fast_kept is not None  # checked in Python, not per event in jlens
 
 
+def test_a_child_python_leaves_to_jsonata_is_decided_by_jsonata_within_the_page():
+    page = {"threads": [{"id": "T1", "events": [{"id": "e1", "type": ["file"]}, {"id": "e2", "type": "file"},
+                                                {"id": "e3", "type": ["message", "file"]}, "text"]},
+                        {"id": "T2", "events": {"id": "e4", "type": "file"}}]}
+    where = 'type = "file"'
+    got = items(where=where)(page)
+    assert got == jlens.Expression(f"[threads.events[{where}]]").evaluate(page)
+    assert [e["id"] for e in got] == ["e2", "e4"]
+    with pytest.raises(nested_items.Undecided):  # the lists: JSONata decided them
+        predicate(where, kept=True)(page["threads"][0]["events"])
+
+
 CHILDREN = [{}, {"a": None}, {"a": True}, {"a": False}, {"a": 1}, {"a": 1.0}, {"a": 0}, {"a": "1"}, {"a": "x"},
             {"a": ""}, {"a": [1]}, {"a": ["x"]}, {"a": []}, {"a": {"b": 1}}, {"a": {"b": "x"}}, {"a": {}},
             {"a": [{"b": 1}, {"b": 2}]}, {"b": "x", "a": 1}, "text", 3, None, [{"a": 1}], {"a": True, "b": "x"}]

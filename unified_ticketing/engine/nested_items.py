@@ -96,10 +96,26 @@ class NestedItems:
             return []
         once = {name: expr(None, **bindings) for name, expr, when in self.fields if when == "page"}
         out, key = [], self.child_key
+        # the common case inline, one parent being a few calls less: a third of the time for a sparse `where`
+        single = self.children[0] if len(self.children) == 1 else None
+        where = self.where
+        fast_kept = where.fast_kept if where is not None else None
         for parent in parents:
-            children = walk(parent, self.children)
-            if self.where is not None:
-                children = self.where.kept(children, bindings)
+            if single is not None and isinstance(parent, dict):
+                children = parent.get(single, _MISSING)
+                if not isinstance(children, list):
+                    children = [] if children is _MISSING else [children]
+            else:
+                children = walk(parent, self.children)
+            if not children:
+                continue
+            if fast_kept is not None:
+                try:
+                    children = fast_kept(children)
+                except Undecided:
+                    children = [child for child in children if where.holds(child, bindings)]
+            elif where is not None:
+                children = where.kept(children, bindings)
             if key is None or not children:
                 out += children
                 continue
