@@ -62,7 +62,7 @@ class Engine:
 
     def _record(self, op: Operation, raw, bindings: dict) -> dict:
         try:
-            record = MODELS[op.resource].dump(op.record(raw, **bindings))
+            record = MODELS[op.resource].dump_one(op.record(raw, **bindings))
         except ExpressionFailed as exc:
             log.error("mapping failed: %s", exc)
             title = self.integration.title
@@ -282,8 +282,8 @@ class Engine:
         """`_record` for a page of items, the record expression evaluated once for all of them."""
         try:
             mapped = op.record.each(items, **bindings)
-            model = MODELS[op.resource]
-            records = [model.dump(one) for one in mapped]
+            dump = MODELS[op.resource].dump_one
+            records = [dump(one) for one in mapped]
         except ExpressionFailed as exc:
             log.error("mapping failed: %s", exc)
             title = self.integration.title

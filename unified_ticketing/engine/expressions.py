@@ -42,6 +42,8 @@ class Expression:
 
     def __call__(self, data=None, **bindings):
         if self.lookup is not None:
+            if len(self.lookup) == 1 and type(data) is dict:  # a field of a record (remote_data: `event`)
+                return data.get(self.lookup[0])
             value = _walk(data, self.lookup)
             if value is not _JLENS:
                 return value

@@ -89,12 +89,12 @@ class _Model(Schema):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._compiled_dump = compile_dump(self)
+        self.dump_one = compile_dump(self)  # `dump` of one record, without the `many` question
 
     def dump(self, obj, *, many: bool | None = None):
         if many or (many is None and self.many):
             return super().dump(obj, many=many)
-        return self._compiled_dump(obj)
+        return self.dump_one(obj)
 
 
 class Ref(Schema):
