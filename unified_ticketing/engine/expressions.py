@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import repeat
 
 import jlens
 
@@ -60,7 +61,7 @@ class Expression:
         before any work (bench figure 2), so a page of records is mapped in one. An item whose result is
         undefined gives None, as a call on it alone would; an expression that reads the root (`$$`) is
         evaluated item by item, since `$$` would be the whole list."""
-        if len(items) < 2 or self._each is None or not all(isinstance(item, dict) for item in items):
+        if len(items) < 2 or self._each is None or not all(map(isinstance, items, repeat(dict))):
             return [self(item, **bindings) for item in items]  # (a path over arrays would flatten them)
         if bindings and self.names is not None:
             bindings = {k: v for k, v in bindings.items() if k in self.names}

@@ -35,7 +35,8 @@ def _converted(field: fields.Field, name: str, v: str, code: _Code, depth: int =
     if isinstance(field, fields.Nested) and not isinstance(field, fields.Pluck) and not field.many:
         if field.schema.many:
             return slow
-        return f"({code.name(compile_dump(field.schema), '_nested')}({v}) if type({v}) is dict else {slow})"
+        nested = code.name(compile_dump(field.schema), "_nested")  # (marshmallow dumps None as None)
+        return f"({nested}({v}) if type({v}) is dict else None if {v} is None else {slow})"
     if type(field) is fields.List:
         x = f"x{depth}"
         each = _converted(field.inner, name, x, code, depth + 1)
