@@ -79,7 +79,7 @@ class Engine:
 
     @staticmethod
     def _present(op: Operation, raw, record: dict | None, options: Options) -> dict:
-        remote = op.remote_data(raw) if op.remote_data else raw
+        remote = raw if op.remote_data is None else op.remote_data(raw)
         if options.raw:
             return remote
         if options.include_remote_data:
