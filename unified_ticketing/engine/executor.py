@@ -275,7 +275,10 @@ class Engine:
         todo = [raw for raw, record in rows if record is None]
         if not todo:
             return rows
-        records = iter(self._records(op, todo, bindings))
+        records = self._records(op, todo, bindings)
+        if len(todo) == len(rows):  # the common case: none was mapped before
+            return list(zip(todo, records, strict=True))
+        records = iter(records)
         return [(raw, next(records) if record is None else record) for raw, record in rows]
 
     def _records(self, op: Operation, items: list, bindings: dict) -> list[dict]:
@@ -283,7 +286,7 @@ class Engine:
         try:
             mapped = op.record.each(items, **bindings)
             dump = MODELS[op.resource].dump_one
-            records = [dump(one) for one in mapped]
+            records = list(map(dump, mapped))
         except ExpressionFailed as exc:
             log.error("mapping failed: %s", exc)
             title = self.integration.title

@@ -78,7 +78,7 @@ class Expression:
             out = self._each.evaluate(items, bindings=bindings or None)
         except jlens.JlensError as exc:
             raise ExpressionFailed(f"{self.where}: {exc}") from None
-        return [one.get("r") for one in out]
+        return list(map(dict.get, out, repeat("r")))
 
     @cached_property
     def _each(self) -> jlens.Expression | None:

@@ -40,7 +40,7 @@ def _converted(field: fields.Field, name: str, v: str, code: _Code, depth: int =
     if type(field) is fields.List:
         x = f"x{depth}"
         each = _converted(field.inner, name, x, code, depth + 1)
-        return f"([{each} for {x} in {v}] if type({v}) is list else {slow})"
+        return f"(([{each} for {x} in {v}] if {v} else []) if type({v}) is list else {slow})"
     if type(field) in (fields.Raw, fields.Boolean):  # both dump a value as it is
         return v
     if type(field) is fields.String:
