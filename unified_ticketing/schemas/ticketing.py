@@ -2,11 +2,11 @@
 
 `dump` (what the engine calls on every mapped record) is marshmallow's, compiled: the same output,
 field by field, with each field's own serializer called only for a value that is not already of
-the field's JSON type (mapped records almost never hold one). The compiled dump is one generated
-Python function per schema (its fields' checks written inline): marshmallow's generic loop costs
-~22 µs per ticket, a loop over per-field converters ~3 µs, the generated function ~1 µs
-(bench/RESULTS.md). Dumping does not validate, in marshmallow as here: the mapping tests check
-mapped records with `validate`.
+the field's JSON type (mapped records almost never hold one). marshmallow's generic loop costs
+~22 µs per ticket, a loop over per-field converters ~3 µs (bench/RESULTS.md); so the compiled dump
+is one Python function generated per schema, its fields' checks written inline: against that loop,
+a comment 2.4 → 1.1 µs, a contact 5.1 → 2.6 (figure 2's pages, this session's machine). Dumping
+does not validate, in marshmallow as here: the mapping tests check mapped records with `validate`.
 """
 from __future__ import annotations
 
@@ -52,8 +52,12 @@ def _converted(field: fields.Field, name: str, v: str, code: _Code, depth: int =
     return slow
 
 
-def compile_dump(schema: Schema) -> Callable[[dict], dict]:
-    """`schema.dump` for one dict, compiled once; any other input, or a schema with hooks, goes to marshmallow."""
+def compile_dump(schema: Schema, absent: frozenset[str] = frozenset()) -> Callable[[dict], dict]:
+    """`schema.dump` for one dict, compiled once; any other input, or a schema with hooks, goes to marshmallow.
+
+    A dict with every field of the schema (but those named in `absent`, which records lack: the model's
+    `remote_data`), as mappings build them, is read first in one go, the output one dict display (a
+    fifth less); one that lacks any goes field by field."""
     if schema.many or schema._hooks[PRE_DUMP] or schema._hooks[POST_DUMP]:
         return lambda obj: Schema.dump(schema, obj)
     code = _Code()
@@ -61,13 +65,24 @@ def compile_dump(schema: Schema) -> Callable[[dict], dict]:
     get = code.name(schema.get_attribute, "_get")
     lines = ["def dump(obj):",
              "    if type(obj) is not dict:",
-             f"        return Schema.dump({code.name(schema, '_schema')}, obj)",
-             "    out = {}"]
+             f"        return Schema.dump({code.name(schema, '_schema')}, obj)"]
+    direct = {name: field for name, field in schema.dump_fields.items()
+              if plain and field.attribute is None and field._CHECK_ATTRIBUTE}
+    whole = [name for name in schema.dump_fields if name not in absent]
+    if whole and all(name in direct for name in whole):
+        values = {name: f"w{i}" for i, name in enumerate(whole)}
+        out = ", ".join(f"{_key(direct[name], name)!r}: {_converted(direct[name], name, v, code)}"
+                        for name, v in values.items())
+        lacks = " and ".join(f"{name!r} not in obj" for name in schema.dump_fields if name in absent) or "True"
+        lines += [f"    if {lacks}:", "        try:"]
+        lines += [f"            {v} = obj[{name!r}]" for name, v in values.items()]
+        lines += ["        except KeyError:", "            pass", "        else:", f"            return {{{out}}}"]
+    lines.append("    out = {}")
     for name, field in schema.dump_fields.items():
-        key = field.data_key if field.data_key is not None else name
+        key = _key(field, name)
         marshmallow = [f"v = {code.name(field, '_field')}.serialize({name!r}, obj, accessor={get})",
                        "if v is not missing:", f"    out[{key!r}] = v"]
-        if not (plain and field.attribute is None and field._CHECK_ATTRIBUTE):
+        if name not in direct:
             lines += [f"    {line}" for line in marshmallow]
             continue
         lines += [f"    if {name!r} in obj:", f"        v = obj[{name!r}]",
@@ -81,6 +96,10 @@ def compile_dump(schema: Schema) -> Callable[[dict], dict]:
     return code.env["dump"]
 
 
+def _key(field: fields.Field, name: str) -> str:
+    return field.data_key if field.data_key is not None else name
+
+
 class _Model(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -90,7 +109,8 @@ class _Model(Schema):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.dump_one = compile_dump(self)  # `dump` of one record, without the `many` question
+        # `dump` of one record, without the `many` question
+        self.dump_one = compile_dump(self, frozenset({"remote_data"}))
 
     def dump(self, obj, *, many: bool | None = None):
         if many or (many is None and self.many):
