@@ -111,6 +111,9 @@ def test_a_simple_where_runs_in_python_and_answers_as_jsonata(source):
     # without the children Python leaves to JSONata (a list where it compares, no object): the list form answers
     plain = [c for c in CHILDREN if isinstance(c, dict) and not any(isinstance(v, list) for v in c.values())]
     assert where.fast_kept(plain) == [c for c in plain if jsonata.evaluate(c)]
+    for other in ("text", 3, None, [{"a": 1}]):  # a child that is no object: JSONata decides
+        with pytest.raises(nested_items.Undecided):
+            where.fast_kept([{}, other])
 
 
 @pytest.mark.parametrize("source", ["$exists(a)", 'a in ["x"]', "$filters.x = 1", '"x" = a', "a", "$string(a) = \"1\"",

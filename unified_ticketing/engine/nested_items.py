@@ -181,9 +181,14 @@ def predicate(source: str, kept: bool = False) -> Callable | None:
         return None
     if rest:
         return None
-    test = f"(({code}) if isinstance(c, dict) else undecided())"
-    return eval(f"lambda cs: [c for c in cs if {test}]" if kept else f"lambda c: {test}",  # noqa: S307 (from tokens)
-                {"M": _MISSING, "get": _get, "undecided": _undecided})
+    env = {"M": _MISSING, "get": _get, "undecided": _undecided}
+    if not kept:
+        return eval(f"lambda c: (({code}) if isinstance(c, dict) else undecided())", env)  # noqa: S307 (from tokens)
+    # every path starts `c.get(...)`, so the first comparison of a child that is no object raises AttributeError
+    # (only dicts have `get` among JSON values): no test per child
+    exec(f"def kept(cs):\n    try:\n        return [c for c in cs if {code}]\n"  # noqa: S102 (from tokens)
+         "    except AttributeError:\n        undecided()", env)
+    return env["kept"]
 
 
 def _or(tokens) -> tuple[str, list]:
@@ -219,7 +224,7 @@ def _comparison(path: tuple[str, ...], literal, equal: bool) -> str:
     """`path = literal` (or `!=`) as JSONata compares a scalar: a missing field compares false, = and != alike;
     no coercion between types (`1 = true`, `"1" = 1` are false); a list (which JSONata may read as its one
     element): Undecided. An object never equals a scalar. The common case first: one test per miss."""
-    value = f"c.get({path[0]!r}, M)" if len(path) == 1 else f"get(c, {path!r})"
+    value = f"c.get({path[0]!r}, M)" if len(path) == 1 else f"get(c.get({path[0]!r}, M), {path[1:]!r})"
     if literal is None or isinstance(literal, bool):
         same = f"v is {literal!r}"
     else:
