@@ -91,6 +91,13 @@ def test_a_child_python_leaves_to_jsonata_is_decided_by_jsonata_within_the_page(
         predicate(where, kept=True)(page["threads"][0]["events"])
 
 
+def test_a_where_python_cannot_run_is_jsonata_child_by_child():
+    where = '$exists(deleted) or type = "message"'
+    got = items(where=where)(PAGE)
+    assert got == jlens.Expression(f"[threads.events[{where}]]").evaluate(PAGE)
+    assert items(where=where).where.fast is None
+
+
 CHILDREN = [{}, {"a": None}, {"a": True}, {"a": False}, {"a": 1}, {"a": 1.0}, {"a": 0}, {"a": "1"}, {"a": "x"},
             {"a": ""}, {"a": [1]}, {"a": ["x"]}, {"a": []}, {"a": {"b": 1}}, {"a": {"b": "x"}}, {"a": {}},
             {"a": [{"b": 1}, {"b": 2}]}, {"b": "x", "a": 1}, "text", 3, None, [{"a": 1}], {"a": True, "b": "x"}]

@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from .expressions import Expression, compile_expression
 
@@ -96,27 +97,9 @@ class NestedItems:
             return []
         once = {name: expr(None, **bindings) for name, expr, when in self.fields if when == "page"}
         out, key = [], self.child_key
-        # the common case inline, one parent being a few calls less: a third of the time for a sparse `where`
-        single = self.children[0] if len(self.children) == 1 else None
-        where = self.where
-        fast_kept = where.fast_kept if where is not None else None
-        for parent in parents:
-            if single is not None and isinstance(parent, dict):
-                children = parent.get(single, _MISSING)
-                if not isinstance(children, list):
-                    children = [] if children is _MISSING else [children]
-            else:
-                children = walk(parent, self.children)
-            if not children:
-                continue
-            if fast_kept is not None:
-                try:
-                    children = fast_kept(children)
-                except Undecided:
-                    children = [child for child in children if where.holds(child, bindings)]
-            elif where is not None:
-                children = where.kept(children, bindings)
-            if key is None or not children:
+        scan = self._scan
+        for parent, children in scan(parents, bindings) if scan is not None else self._kept(parents, bindings):
+            if key is None:
                 out += children
                 continue
             item = {}
@@ -129,6 +112,49 @@ class NestedItems:
                 one[key] = child
                 out.append(one)
         return out
+
+    def _kept(self, parents: list, bindings: dict):
+        """(parent, its children that `where` keeps), for each parent that keeps any."""
+        for parent in parents:
+            children = walk(parent, self.children)
+            if children and self.where is not None:
+                children = self.where.kept(children, bindings)
+            if children:
+                yield parent, children
+
+    @cached_property
+    def _scan(self) -> Callable | None:
+        """`_kept` as one generated loop over the parents, the children of one name (`events`) and the Python
+        predicate inline: no call per parent nor per child, 40% less for a sparse `where` (attachments: 23
+        files in 800 events). A parent whose children Python leaves to JSONata (Undecided, or a child that is
+        no object) is decided child by child (`Where.holds`). None without such a predicate."""
+        code = getattr(self.where.fast_kept, "code", None) if self.where is not None else None
+        if code is None or len(self.children) != 1:
+            return None
+        env = {"M": _MISSING, "get": _get, "walk": walk, "Undecided": Undecided, "undecided": _undecided,
+               "holds": self.where.holds}
+        exec(f"""def scan(parents, bindings):  # noqa: S102 (the code is built from tokens, see predicate)
+    out = []
+    for p in parents:
+        if isinstance(p, dict):
+            cs = p.get({self.children[0]!r}, M)
+            if not isinstance(cs, list):
+                cs = [] if cs is M else [cs]
+        else:
+            cs = walk(p, {self.children!r})
+        if not cs:
+            continue
+        ks = []
+        try:
+            for c in cs:
+                if {code}:
+                    ks.append(c)
+        except (Undecided, AttributeError):
+            ks = [c for c in cs if holds(c, bindings)]
+        if ks:
+            out.append((p, ks))
+    return out""", env)  # noqa: S102
+        return env["scan"]
 
 
 def parse(f, node: dict, label: str) -> NestedItems:
@@ -188,6 +214,7 @@ def predicate(source: str, kept: bool = False) -> Callable | None:
     # (only dicts have `get` among JSON values): no test per child
     exec(f"def kept(cs):\n    try:\n        return [c for c in cs if {code}]\n"  # noqa: S102 (from tokens)
          "    except AttributeError:\n        undecided()", env)
+    env["kept"].code = code  # (NestedItems._scan writes it into its loop)
     return env["kept"]
 
 
