@@ -79,7 +79,13 @@ class Engine:
 
     @staticmethod
     def _present(op: Operation, raw, record: dict | None, options: Options) -> dict:
-        remote = raw if op.remote_data is None else op.remote_data(raw)
+        expression = op.remote_data
+        if expression is None:
+            remote = raw
+        elif type(raw) is dict and expression.key is not None:  # (`event`: a call less per record)
+            remote = raw.get(expression.key)
+        else:
+            remote = expression(raw)
         if options.raw:
             return remote
         if options.include_remote_data:
