@@ -26,8 +26,8 @@ PAGE = {"threads": [
 def items(parents="threads", children="events", where=None, fields=None, child_key=None) -> NestedItems:
     compiled = {k: compile_expression(v, f"test ({k})") for k, v in (fields or {}).items()}
     return NestedItems(tuple(parents.split(".")), tuple(children.split(".")),
-                       Where(compile_expression(f"$boolean(({where}))", "test (where)"), predicate(where))
-                       if where else None,
+                       Where(compile_expression(f"$boolean(({where}))", "test (where)"), predicate(where),
+                             predicate(where, kept=True)) if where else None,
                        tuple((k, e, nested_items._when(e)) for k, e in compiled.items()), child_key)
 
 
@@ -76,7 +76,26 @@ def test_the_shipped_comments_and_attachments_give_what_their_jsonata_gave():
             assert got == old.evaluate(page, bindings={"filters": BINDINGS["filters"]}), (resource, version)
             assert [list(item) for item in got] == [["chat_id", "thread_id", "event"]] * len(got)
             assert op.items(PAGE, **BINDINGS) == got
-            assert op.items.where.fast is not None  # checked in Python, not per event in jlens
+            assert op.items.where.fast_kept is not None  # checked in Python, not per event in jlens
+
+
+def test_a_child_python_leaves_to_jsonata_is_decided_by_jsonata_within_the_page():
+    page = {"threads": [{"id": "T1", "events": [{"id": "e1", "type": ["file"]}, {"id": "e2", "type": "file"},
+                                                {"id": "e3", "type": ["message", "file"]}, "text"]},
+                        {"id": "T2", "events": {"id": "e4", "type": "file"}}]}
+    where = 'type = "file"'
+    got = items(where=where)(page)
+    assert got == jlens.Expression(f"[threads.events[{where}]]").evaluate(page)
+    assert [e["id"] for e in got] == ["e2", "e4"]
+    with pytest.raises(nested_items.Undecided):  # the lists: JSONata decided them
+        predicate(where, kept=True)(page["threads"][0]["events"])
+
+
+def test_a_where_python_cannot_run_is_jsonata_child_by_child():
+    where = '$exists(deleted) or type = "message"'
+    got = items(where=where)(PAGE)
+    assert got == jlens.Expression(f"[threads.events[{where}]]").evaluate(PAGE)
+    assert items(where=where).where.fast is None
 
 
 CHILDREN = [{}, {"a": None}, {"a": True}, {"a": False}, {"a": 1}, {"a": 1.0}, {"a": 0}, {"a": "1"}, {"a": "x"},
@@ -90,12 +109,18 @@ SIMPLE = ["a = 1", "a != 1", "a = true", "a != true", "a = false", "a = null", "
 
 @pytest.mark.parametrize("source", SIMPLE)
 def test_a_simple_where_runs_in_python_and_answers_as_jsonata(source):
-    where = Where(compile_expression(f"$boolean(({source}))", "test"), predicate(source))
-    assert where.fast is not None, source
+    where = Where(compile_expression(f"$boolean(({source}))", "test"), predicate(source), predicate(source, kept=True))
+    assert where.fast is not None and where.fast_kept is not None, source
     jsonata = jlens.Expression(f"$boolean(({source}))")
     for child in CHILDREN:
         assert where.holds(child, {}) is bool(jsonata.evaluate(child)), (source, child)
     assert where.kept(CHILDREN, {}) == [c for c in CHILDREN if jsonata.evaluate(c)]
+    # without the children Python leaves to JSONata (a list where it compares, no object): the list form answers
+    plain = [c for c in CHILDREN if isinstance(c, dict) and not any(isinstance(v, list) for v in c.values())]
+    assert where.fast_kept(plain) == [c for c in plain if jsonata.evaluate(c)]
+    for other in ("text", 3, None, [{"a": 1}]):  # a child that is no object: JSONata decides
+        with pytest.raises(nested_items.Undecided):
+            where.fast_kept([{}, other])
 
 
 @pytest.mark.parametrize("source", ["$exists(a)", 'a in ["x"]', "$filters.x = 1", '"x" = a', "a", "$string(a) = \"1\"",

@@ -62,7 +62,7 @@ class Engine:
 
     def _record(self, op: Operation, raw, bindings: dict) -> dict:
         try:
-            record = MODELS[op.resource].dump(op.record(raw, **bindings))
+            record = MODELS[op.resource].dump_one(op.record(raw, **bindings))
         except ExpressionFailed as exc:
             log.error("mapping failed: %s", exc)
             title = self.integration.title
@@ -79,7 +79,13 @@ class Engine:
 
     @staticmethod
     def _present(op: Operation, raw, record: dict | None, options: Options) -> dict:
-        remote = op.remote_data(raw) if op.remote_data else raw
+        expression = op.remote_data
+        if expression is None:
+            remote = raw
+        elif type(raw) is dict and expression.key is not None:  # (`event`: a call less per record)
+            remote = raw.get(expression.key)
+        else:
+            remote = expression(raw)
         if options.raw:
             return remote
         if options.include_remote_data:
@@ -275,15 +281,18 @@ class Engine:
         todo = [raw for raw, record in rows if record is None]
         if not todo:
             return rows
-        records = iter(self._records(op, todo, bindings))
+        records = self._records(op, todo, bindings)
+        if len(todo) == len(rows):  # the common case: none was mapped before
+            return list(zip(todo, records, strict=True))
+        records = iter(records)
         return [(raw, next(records) if record is None else record) for raw, record in rows]
 
     def _records(self, op: Operation, items: list, bindings: dict) -> list[dict]:
         """`_record` for a page of items, the record expression evaluated once for all of them."""
         try:
             mapped = op.record.each(items, **bindings)
-            model = MODELS[op.resource]
-            records = [model.dump(one) for one in mapped]
+            dump = MODELS[op.resource].dump_one
+            records = list(map(dump, mapped))
         except ExpressionFailed as exc:
             log.error("mapping failed: %s", exc)
             title = self.integration.title

@@ -8,6 +8,9 @@ that it returns the input's own objects (treat results as read-only) with their 
 upstream sent them (jlens writes an integral 1.0 as 1). Anything else goes to jlens, as does a
 lookup that meets an array before its last step (JSONata maps over arrays).
 
+A plain lookup in a variable (`$version` in a request path, `$filters.ticket_id`) is walked the same
+way over the binding, when the call has it (else the name may be a JSONata function's: `$now`).
+
 Bindings the source never reads (`$filters` in an expression that does not mention it) are not
 handed to jlens: each costs a conversion per call (~5 µs per comment record with the engine's
 three bindings). Which ones it reads comes from jlens's parse tree (`reads()`): free variables
@@ -19,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import repeat
 
 import jlens
 
@@ -39,11 +43,24 @@ class Expression:
     compiled: jlens.Expression
     lookup: tuple[str, ...] | None = field(default=None, compare=False)  # ("error", "type"); () for `$`
     names: frozenset[str] | None = field(default=None, compare=False)  # the variables it reads; None: any
+    binding: tuple[str, ...] | None = field(default=None, compare=False)  # `$filters.ticket_id`: ("filters", ...)
+
+    @cached_property
+    def key(self) -> str | None:
+        """The field a one-step lookup reads (`event`): callers in a loop read `data.get(key)` of a dict."""
+        return self.lookup[0] if self.lookup is not None and len(self.lookup) == 1 else None
 
     def __call__(self, data=None, **bindings):
-        if self.lookup is not None:
-            value = _walk(data, self.lookup)
+        lookup = self.lookup
+        if lookup is not None:
+            if len(lookup) == 1 and type(data) is dict:  # a field of a record (remote_data: `event`)
+                return data.get(lookup[0])
+            value = _walk(data, lookup)
             if value is not _JLENS:
+                return value
+        elif self.binding is not None and self.binding[0] in bindings:  # (else a JSONata function: `$now`)
+            value = _walk(bindings[self.binding[0]], self.binding[1:])
+            if value is not _JLENS and type(value) is not float:  # (jlens writes an integral 1.0 as 1)
                 return value
         if bindings and self.names is not None:
             bindings = {k: v for k, v in bindings.items() if k in self.names}
@@ -58,7 +75,7 @@ class Expression:
         before any work (bench figure 2), so a page of records is mapped in one. An item whose result is
         undefined gives None, as a call on it alone would; an expression that reads the root (`$$`) is
         evaluated item by item, since `$$` would be the whole list."""
-        if len(items) < 2 or self._each is None or not all(isinstance(item, dict) for item in items):
+        if len(items) < 2 or self._each is None or not all(map(isinstance, items, repeat(dict))):
             return [self(item, **bindings) for item in items]  # (a path over arrays would flatten them)
         if bindings and self.names is not None:
             bindings = {k: v for k, v in bindings.items() if k in self.names}
@@ -66,7 +83,7 @@ class Expression:
             out = self._each.evaluate(items, bindings=bindings or None)
         except jlens.JlensError as exc:
             raise ExpressionFailed(f"{self.where}: {exc}") from None
-        return [one.get("r") for one in out]
+        return list(map(dict.get, out, repeat("r")))
 
     @cached_property
     def _each(self) -> jlens.Expression | None:
@@ -97,6 +114,15 @@ def _lookup(source: str) -> tuple[str, ...] | None:
     return None if _KEYWORDS.intersection(names) else names
 
 
+def _binding(source: str) -> tuple[str, ...] | None:
+    """A plain lookup in a variable (`$version`, `$filters.ticket_id`): the variable's name, then the fields."""
+    stripped = source.strip()
+    if not stripped.startswith("$") or stripped.startswith("$$"):
+        return None
+    names = _lookup(stripped[1:])
+    return names or None
+
+
 def _reads(compiled: jlens.Expression) -> frozenset[str] | None:
     """The free variables the expression reads; None if it could read any (`$eval`)."""
     reads = compiled.reads()
@@ -124,4 +150,4 @@ def compile_expression(source: str, where: str, variables: dict | None = None) -
         allowed = ", ".join(f"${v}" for v in sorted(variables)) or "none (JSONata over the input alone)"
         raise MappingError(f"{where}: unknown variable {', '.join('$' + u for u in unknown)}; variables here: "
                            f"{allowed}")
-    return Expression(source, where, compiled, _lookup(source), names)
+    return Expression(source, where, compiled, _lookup(source), names, _binding(source))
