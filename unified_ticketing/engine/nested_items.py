@@ -219,20 +219,21 @@ def predicate(source: str, kept: bool = False) -> Callable | None:
     return env["kept"]
 
 
-def _or(tokens) -> tuple[str, list]:
-    code, tokens = _and(tokens)
-    while tokens and tokens[0][0] == "or":
-        right, tokens = _and(tokens[1:])
-        code = f"({code} or {right})"
+def _chain(tokens, word: str, operand) -> tuple[str, list]:
+    """`operand (word operand)*` as Python, left to right (`word`: and, or)."""
+    code, tokens = operand(tokens)
+    while tokens and tokens[0][0] == word:
+        right, tokens = operand(tokens[1:])
+        code = f"({code} {word} {right})"
     return code, tokens
+
+
+def _or(tokens) -> tuple[str, list]:
+    return _chain(tokens, "or", _and)
 
 
 def _and(tokens) -> tuple[str, list]:
-    code, tokens = _unary(tokens)
-    while tokens and tokens[0][0] == "and":
-        right, tokens = _unary(tokens[1:])
-        code = f"({code} and {right})"
-    return code, tokens
+    return _chain(tokens, "and", _unary)
 
 
 def _unary(tokens) -> tuple[str, list]:
