@@ -369,12 +369,12 @@ class _Seen:
     """One page's dedupe (`dedupe_by`: each record once per traversal) and repeat guard.
 
     Items are first deduped within the request, and against `known`: the keys the last pages saw, carried
-    in the page's state (upstreams repeat a record mostly close to where it was first listed: LiveChat's
-    archive lists a chat once per thread). Those new to both wait until `check`. On a new traversal nothing
-    was seen or read before, so that is the whole answer, and the keys and positions are saved with the
-    page; on a later page `check` asks Redis, once for everything read since the last check. Knowing the
-    last pages' keys, a page reads upstream until it is full before that check, instead of finding it
-    short after it and checking again."""
+    in the page's state (an upstream that lists a record once per part of it, such as a chat once per
+    thread, mostly repeats it close to where it was first listed). Those new to both wait until `check`.
+    On a new traversal nothing was seen or read before, so that is the whole answer, and the keys and
+    positions are saved with the page; on a later page `check` asks Redis, once for everything read since
+    the last check. Knowing the last pages' keys, a page reads upstream until it is full before that check,
+    instead of finding it short after it and checking again."""
 
     def __init__(self, traversals: Traversals, account_id: str, page: _Page, dedupe_by, known=()):
         self.traversals, self.account_id, self.page, self.dedupe_by = traversals, account_id, page, dedupe_by
