@@ -3,7 +3,6 @@ the same sandbox and Redis, with every request's round trips counted where redis
 (`Connection.send_packed_command`: once per command, once per pipeline)."""
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 
 from redis.connection import Connection
@@ -12,22 +11,20 @@ from unified_ticketing.app import create_app
 
 from .common import ADMIN_TOKEN, SECRET_KEY, Context
 
-_count = threading.local()
-
 
 @contextmanager
 def counting():
-    """Round trips sent by this thread inside the block: `with counting() as n: ...; n()`."""
-    original = Connection.send_packed_command
+    """Round trips this process sends inside the block (from any thread: a service under test may serve in
+    another): `with counting() as n: ...; n()`."""
+    original, sent = Connection.send_packed_command, []
 
     def send(self, command, check_health=True):
-        _count.n = getattr(_count, "n", 0) + 1
+        sent.append(1)
         return original(self, command, check_health)
 
     Connection.send_packed_command = send
-    _count.n = 0
     try:
-        yield lambda: _count.n
+        yield lambda: len(sent)
     finally:
         Connection.send_packed_command = original
 

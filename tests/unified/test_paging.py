@@ -1,13 +1,12 @@
 """Paging the way clients page, the same tests for every helpdesk: full pages, a whole traversal at the
 fewest upstream calls, cursors sent with their query or a new limit, and incremental pulls (`updated_at[gte]`)
 whose upstream calls follow what changed. Calls are the sandbox's own counts."""
-import contextlib
 import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from redis.connection import Connection
 
+from bench.redis_trips import counting
 from tests.conftest import connect_pat, error
 from tests.unified.helpdesks import Helpdesk, LiveChatOracle
 
@@ -69,23 +68,6 @@ def test_a_filter_that_differs_from_the_cursors_query_is_refused_naming_it(helpd
     assert helpdesk.stats_calls() == 0  # refused before reaching the helpdesk
 
 
-@contextlib.contextmanager
-def redis_round_trips():
-    """Round trips this process sends to Redis inside the block (the service under test runs in it), counted
-    where redis-py writes them: one per command, one per pipeline. `with redis_round_trips() as n: ...; n()`."""
-    original, sent = Connection.send_packed_command, []
-
-    def send(self, command, check_health=True):
-        sent.append(1)
-        return original(self, command, check_health)
-
-    Connection.send_packed_command = send
-    try:
-        yield lambda: len(sent)
-    finally:
-        Connection.send_packed_command = original
-
-
 def test_every_page_of_a_traversal_costs_at_most_three_redis_round_trips(helpdesk):
     """The API key with its account (and a cursor's state), one check of what a later page read against the
     traversal's earlier pages, and the traversal's next state with the account-log entry. LiveChat lists a chat
@@ -94,7 +76,7 @@ def test_every_page_of_a_traversal_costs_at_most_three_redis_round_trips(helpdes
     query = {"limit": 100, "include_remote_data": "false"}
     trips, ids = [], []
     while True:
-        with redis_round_trips() as sent:
+        with counting() as sent:  # where redis-py sends: one per command, one per pipeline
             page = helpdesk.ok("tickets", **query)
         trips.append(sent())
         ids += _ids(page)

@@ -79,13 +79,7 @@ class Engine:
 
     @staticmethod
     def _present(op: Operation, raw, record: dict | None, options: Options) -> dict:
-        expression = op.remote_data
-        if expression is None:
-            remote = raw
-        elif type(raw) is dict and expression.key is not None:  # (`event`: a call less per record)
-            remote = raw.get(expression.key)
-        else:
-            remote = expression(raw)
+        remote = op.remote_data(raw) if op.remote_data else raw
         if options.raw:
             return remote
         if options.include_remote_data:

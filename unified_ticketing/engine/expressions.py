@@ -45,11 +45,6 @@ class Expression:
     names: frozenset[str] | None = field(default=None, compare=False)  # the variables it reads; None: any
     binding: tuple[str, ...] | None = field(default=None, compare=False)  # `$filters.ticket_id`: ("filters", ...)
 
-    @cached_property
-    def key(self) -> str | None:
-        """The field a one-step lookup reads (`event`): callers in a loop read `data.get(key)` of a dict."""
-        return self.lookup[0] if self.lookup is not None and len(self.lookup) == 1 else None
-
     def __call__(self, data=None, **bindings):
         lookup = self.lookup
         if lookup is not None:
