@@ -69,6 +69,9 @@ WEBHOOKS_RECEIVED = Counter("unified_webhooks_received_total", "Verified helpdes
                             ["integration", "outcome"])
 WEBHOOK_PROCESSING_LAG = Histogram("unified_webhook_processing_lag_seconds", "From a helpdesk webhook's receipt to "
                                    "its unified events being queued for subscribers", buckets=_LAG)
+WEBHOOK_INBOUND_RETRIES = Counter("unified_webhook_inbound_retries_total", "Helpdesk webhooks that could not be "
+                                  "turned into events yet, by what happened (deferred: tried again later with "
+                                  "backoff; given_up: older than UNIFIED_WEBHOOK_MAX_AGE)", ["outcome"])
 WEBHOOK_DELIVERIES = Counter("unified_webhook_deliveries_total", "Delivery attempts to subscribers, by outcome "
                              "(delivered, retrying, dead)", ["outcome"])
 WEBHOOK_DELIVERY_LAG = Histogram("unified_webhook_delivery_lag_seconds", "From an event entering a subscription's "

@@ -47,18 +47,50 @@ class Worker:
 
     # --- inbound → unified events -------------------------------------------------------------
     def process_inbound(self, block_ms: int = 500) -> int:
+        """Turn stored helpdesk webhooks into queued events. One that cannot be processed now (its helpdesk
+        is down, say) is put back with backoff, so it never holds up the others; after WEBHOOK_MAX_AGE it
+        is given up on (kept in the inbound dead-letter stream)."""
         entries = store.read_inbound(self.r, self.name, block_ms=block_ms,
                                      claim_idle_ms=int(self.app.config["WEBHOOK_LOCK_SECONDS"] * 1000))
+        failing: dict[str, str] = {}  # account -> why its last entry failed, in this batch
         for entry_id, fields in entries:
             with structlog.contextvars.bound_contextvars(request_id=f"webhook-{entry_id}"):
-                try:
-                    self._fan_out(fields)
-                except ApiError as err:  # the record could not be read back: keep it for a later try
-                    log.warning("webhook %s not processed yet: %s", entry_id, err.message)
+                why = failing.get(fields.get("account", ""))
+                if why is None:
+                    why = self._try_fan_out(entry_id, fields)
+                if why is not None:
+                    failing[fields.get("account", "")] = why
+                    self._retry_later(entry_id, fields, why)
                     continue
             store.ack_inbound(self.r, entry_id)
-            observability.WEBHOOK_PROCESSING_LAG.observe(max(0.0, time.time() - int(entry_id.split("-")[0]) / 1000))
+            observability.WEBHOOK_PROCESSING_LAG.observe(max(0.0, time.time() - store.first_seen(entry_id, fields)))
         return len(entries)
+
+    def _try_fan_out(self, entry_id: str, fields: dict) -> str | None:
+        """None when the entry was processed, else why not."""
+        try:
+            self._fan_out(fields)
+        except ApiError as err:  # the record could not be read back
+            return err.message
+        except Exception as exc:  # noqa: BLE001 - one bad entry must not stop the others
+            log.exception("webhook %s failed", entry_id)
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    def _retry_later(self, entry_id: str, fields: dict, why: str) -> None:
+        if time.time() - store.first_seen(entry_id, fields) > self.max_age:
+            log.error("webhook %s given up after %s tries: %s", entry_id, int(fields.get("tries") or 0) + 1, why)
+            store.give_up_inbound(self.r, entry_id, fields, why)
+            observability.WEBHOOK_INBOUND_RETRIES.labels("given_up").inc()
+            return
+        wait = self.wait(int(fields.get("tries") or 0) + 1)
+        tries = store.defer_inbound(self.r, entry_id, fields, wait)
+        log.warning("webhook %s not processed yet (try %s), again in %.1f s: %s", entry_id, tries, wait, why)
+        observability.WEBHOOK_INBOUND_RETRIES.labels("deferred").inc()
+
+    def wait(self, attempt: int) -> float:
+        """Seconds before try `attempt + 1`: doubling from WEBHOOK_BACKOFF_BASE, at most an hour, jittered."""
+        return min(3600.0, self.backoff * 2 ** (attempt - 1)) * random.uniform(1, 1.25)
 
     def _fan_out(self, fields: dict) -> None:
         account = self.svc.accounts.load(fields["account"])
@@ -134,7 +166,7 @@ class Worker:
             store.done(self.r, sub_id, entry_id)
             store.schedule(self.r, sub_id, 0)
         else:
-            wait = min(3600.0, self.backoff * 2 ** (len(state["attempts"]) - 1)) * random.uniform(1, 1.25)
+            wait = self.wait(len(state["attempts"]))
             state["state"] = "retrying"
             state["next_attempt_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + wait))
             store.schedule(self.r, sub_id, time.time() + wait)

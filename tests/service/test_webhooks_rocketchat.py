@@ -12,6 +12,7 @@ import requests
 from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import connect_rocketchat, new_tenant, running_service
 from tests.service.test_webhooks import Receiver, verify
+from unified_ticketing.state import webhooks as store
 from unified_ticketing.worker import Worker
 
 
@@ -40,9 +41,13 @@ def stack(rc_hooks, redis_server_url):
         receiver = Receiver()
         sub = client.post("/webhook-subscriptions", json={"url": receiver.url, "events": ["*"]}).json()
         stop = threading.Event()
-        threading.Thread(target=Worker(app, "rc-worker").run, args=(stop,), daemon=True).start()
-        yield {"app": app, "base": base, "client": client, "receiver": receiver, "sub": sub, "sandbox": rc_hooks}
+        worker = threading.Thread(target=Worker(app, "rc-worker").run, args=(stop,), daemon=True)
+        worker.start()
+        yield {"app": app, "base": base, "client": client, "receiver": receiver, "sub": sub, "sandbox": rc_hooks,
+               "stop": stop, "worker": worker}
         stop.set()
+        for account in client.get("/integrated-accounts").json()["result"]:  # no webhook left for a later test
+            client.delete(f"/integrated-accounts/{account['id']}")
         receiver.server.shutdown()
         receiver.server.server_close()
 
@@ -150,3 +155,84 @@ def test_deleting_an_older_account_leaves_the_newer_ones_webhook(stack):
     assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"].endswith(newer)
     assert client.delete(f"/integrated-accounts/{older}").status_code == 204
     assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"].endswith(newer)
+
+
+def visitor_says(sandbox, token: str, text: str) -> str:
+    """A visitor's message in a new room (Rocket.Chat posts the webhooks); the room's id."""
+    new_visitor(sandbox, token)
+    room = requests.get(f"{sandbox.base_url}/api/v1/livechat/room", params={"token": token}, timeout=10).json()["room"]
+    sent = requests.post(f"{sandbox.base_url}/api/v1/livechat/message", timeout=10,
+                         json={"token": token, "rid": room["_id"], "msg": text})
+    assert sent.status_code == 200, sent.text
+    return room["_id"]
+
+
+def inbound_of(r, account: str) -> list[dict]:
+    return [fields for _, fields in r.xrange(store.INBOUND) if fields["account"] == account]
+
+
+def test_a_helpdesk_that_cannot_be_reached_holds_up_no_other_accounts_events(stack):
+    """Workspace B's webhooks arrive, then B goes down: its entries are put aside with backoff (tried again,
+    then given up after the maximum age and kept), and workspace A's events are delivered meanwhile."""
+    app, client, receiver = stack["app"], stack["client"], stack["receiver"]
+    r = app.extensions["unified"].redis
+    stack["stop"].set()  # no worker while the webhooks arrive
+    stack["worker"].join(timeout=30)
+    doomed = start_sandbox("--integration", "rocketchat", "--rooms", "2", "--seed", "32")
+    try:
+        b = connect_rocketchat(client, doomed)
+        visitor_says(doomed, "doomed-visitor", "Hello from B")
+        deadline = time.monotonic() + 30
+        while not inbound_of(r, b):
+            assert time.monotonic() < deadline, "workspace B never delivered its webhook"
+            time.sleep(0.05)
+    finally:
+        doomed.stop()
+    app.config["WEBHOOK_MAX_AGE"] = 8.0
+    stop = threading.Event()
+    try:
+        threading.Thread(target=Worker(app, "rc-worker-2").run, args=(stop,), daemon=True).start()
+        deadline = time.monotonic() + 30
+        while not [fields for fields, _ in store.deferred_inbound(r) if fields["account"] == b]:
+            assert time.monotonic() < deadline, "workspace B's webhooks were never put aside"
+            time.sleep(0.05)
+
+        a = connect_rocketchat(client, stack["sandbox"])
+        room_a = visitor_says(stack["sandbox"], "live-visitor", "Hello from A")
+        events = receiver.wait_for(lambda ev: {"ticket:created", "comment:created"} <= {e["event"] for e in ev})
+        assert not [f for _, f in r.xrange(store.FAILED) if f["account"] == b]  # B is still being tried
+        assert {e["integrated_account_id"] for e in events} == {a}
+        assert room_a in {e["payload"]["id"] for e in events if e["event"] == "ticket:created"}
+
+        deadline = time.monotonic() + 60
+        while not (given_up := [f for _, f in r.xrange(store.FAILED) if f["account"] == b]):
+            assert time.monotonic() < deadline, "workspace B's webhooks were never given up on"
+            time.sleep(0.1)
+        assert int(given_up[0]["tries"]) >= 2 and "could not be reached" in given_up[0]["reason"]
+        assert {e["integrated_account_id"] for e in receiver.events()} == {a}
+    finally:
+        stop.set()
+        app.config["WEBHOOK_MAX_AGE"] = 24 * 3600.0
+
+
+def test_a_webhook_put_aside_comes_back_whole_when_it_is_due(redis_server_url):
+    """What the worker defers returns to the stream field for field (any text, quotes and emoji included),
+    with its tries counted and its first arrival kept; before it is due it stays aside."""
+    import redis
+
+    r = redis.Redis.from_url(redis_server_url, db=9, decode_responses=True)  # a database of its own
+    r.flushdb()
+    store.ensure_groups(r)
+    payload = json.dumps({"msg": 'Grüße "quoted" \\ 👋', "n": 12345678901234567890})
+    r.xadd(store.INBOUND, {"account": "acct-1", "action": "Message", "payload": payload, "key": "k1"})
+    (entry_id, fields), = store.read_inbound(r, "c1", block_ms=10)
+    assert store.defer_inbound(r, entry_id, fields, wait=0.5) == 1
+    assert store.read_inbound(r, "c1", block_ms=10, claim_idle_ms=0) == []  # acked and not yet due
+    time.sleep(0.6)
+    (again_id, again), = store.read_inbound(r, "c1", block_ms=10)
+    assert again_id != entry_id
+    assert again == {**fields, "tries": "1", "first": str(int(entry_id.split("-")[0]) / 1000)}
+    assert json.loads(again["payload"]) == json.loads(payload)
+    assert store.defer_inbound(r, again_id, again, wait=60) == 2
+    assert store.first_seen(again_id, again) == store.first_seen(entry_id, fields)
+    r.flushdb()

@@ -13,6 +13,8 @@ import secrets
 import time
 
 INBOUND = "ut:wh:in"
+LATER = "{ut:wh:in}:later"  # inbound entries waiting to be tried again (the stream's hash slot, for the script)
+FAILED = "{ut:wh:in}:dead"  # inbound entries given up on (capped)
 PROCESSORS = "processors"
 DELIVERERS = "deliverers"
 DUE = "ut:wh:due"
@@ -43,17 +45,64 @@ def accept(r, account_id: str, action: str, payload) -> bool:
 
 
 def read_inbound(r, consumer: str, block_ms: int = 1000, claim_idle_ms: int = 30000) -> list:
-    """New inbound entries for this consumer, after claiming any a dead consumer left pending."""
+    """New inbound entries for this consumer (with any deferred ones now due), after claiming any a dead
+    consumer left pending."""
     claimed = r.xautoclaim(INBOUND, PROCESSORS, consumer, min_idle_time=claim_idle_ms, start_id="0-0", count=10)
     entries = claimed[1] if claimed else []
     if entries:
         return entries
+    r.eval(_REQUEUE, 2, LATER, INBOUND, int(time.time() * 1000))
     answer = r.xreadgroup(PROCESSORS, consumer, {INBOUND: ">"}, count=10, block=block_ms)
     return answer[0][1] if answer else []
 
 
 def ack_inbound(r, entry_id: str) -> None:
     r.xack(INBOUND, PROCESSORS, entry_id)
+
+
+def first_seen(entry_id: str, fields: dict) -> float:
+    """When the helpdesk's delivery was first stored (a deferred entry keeps its first time)."""
+    return float(fields.get("first") or int(entry_id.split("-")[0]) / 1000)
+
+
+def defer_inbound(r, entry_id: str, fields: dict, wait: float) -> int:
+    """Take the entry off the stream and put it back after `wait` seconds, in one step (a crash leaves it
+    either pending or deferred, never lost); the number of tries it has had."""
+    tries = int(fields.get("tries") or 0) + 1
+    later = {**fields, "tries": str(tries), "first": str(first_seen(entry_id, fields))}
+    member = json.dumps(later, sort_keys=True, ensure_ascii=False)
+    r.eval(_DEFER, 2, LATER, INBOUND, int((time.time() + wait) * 1000), member, PROCESSORS, entry_id)
+    return tries
+
+
+def give_up_inbound(r, entry_id: str, fields: dict, reason: str) -> None:
+    """Keep the entry where an operator can read it (the newest 10 000) and stop trying it (a crash in
+    between leaves it pending: tried again, and kept twice at worst)."""
+    r.xadd(FAILED, {**fields, "reason": reason}, maxlen=10000, approximate=True)
+    r.xack(INBOUND, PROCESSORS, entry_id)
+
+
+def deferred_inbound(r) -> list[tuple[dict, float]]:
+    """Entries waiting for another try, with when (unix seconds)."""
+    return [(json.loads(m), score / 1000) for m, score in r.zrange(LATER, 0, -1, withscores=True)]
+
+
+_DEFER = """
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XACK', KEYS[2], ARGV[3], ARGV[4])
+"""
+
+_REQUEUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 10)
+for _, member in ipairs(due) do
+  local fields = cjson.decode(member)
+  local flat = {}
+  for k, v in pairs(fields) do flat[#flat + 1] = k; flat[#flat + 1] = v end
+  redis.call('XADD', KEYS[2], '*', unpack(flat))
+  redis.call('ZREM', KEYS[1], member)
+end
+return #due
+"""
 
 
 # --- routing by license (webhooks registered per app, not per account) ------------------------
