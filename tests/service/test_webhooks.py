@@ -310,12 +310,14 @@ def test_events_survive_a_restart_and_a_killed_worker(stack, redis_server_url):
     sub = stack["sub"]["id"]
     svc = stack["app"].extensions["unified"]
     deadline = time.monotonic() + 30
-    while not svc.redis.xpending(f"ut:{{sub:{sub}}}:out", "deliverers")["pending"]:
-        assert time.monotonic() < deadline, "the worker never picked the delivery up"
-        time.sleep(0.05)
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
+    try:
+        while not svc.redis.xpending(f"ut:{{sub:{sub}}}:out", "deliverers")["pending"]:
+            assert time.monotonic() < deadline, "the worker never picked the delivery up"
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:  # killed mid-delivery, or left by a failed check: never left running
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
     receiver.delay = 0
     stack["worker"].start()
     events = receiver.wait_for(lambda ev: {"ticket:created", "comment:created"} <= {e["event"] for e in ev})
