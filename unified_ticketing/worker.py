@@ -55,11 +55,9 @@ class Worker:
         failing: dict[str, str] = {}  # account -> why its last entry failed, in this batch
         for entry_id, fields in entries:
             with structlog.contextvars.bound_contextvars(request_id=f"webhook-{entry_id}"):
-                why = failing.get(fields.get("account", ""))
-                if why is None:
-                    why = self._try_fan_out(entry_id, fields)
+                why = failing.get(fields["account"]) or self._try_fan_out(entry_id, fields)
                 if why is not None:
-                    failing[fields.get("account", "")] = why
+                    failing[fields["account"]] = why
                     self._retry_later(entry_id, fields, why)
                     continue
             store.ack_inbound(self.r, entry_id)
@@ -78,14 +76,15 @@ class Worker:
         return None
 
     def _retry_later(self, entry_id: str, fields: dict, why: str) -> None:
+        tried = store.tries(fields) + 1
         if time.time() - store.first_seen(entry_id, fields) > self.max_age:
-            log.error("webhook %s given up after %s tries: %s", entry_id, int(fields.get("tries") or 0) + 1, why)
+            log.error("webhook %s given up after %s tries: %s", entry_id, tried, why)
             store.give_up_inbound(self.r, entry_id, fields, why)
             observability.WEBHOOK_INBOUND_RETRIES.labels("given_up").inc()
             return
-        wait = self.wait(int(fields.get("tries") or 0) + 1)
-        tries = store.defer_inbound(self.r, entry_id, fields, wait)
-        log.warning("webhook %s not processed yet (try %s), again in %.1f s: %s", entry_id, tries, wait, why)
+        wait = self.wait(tried)
+        store.defer_inbound(self.r, entry_id, fields, wait)
+        log.warning("webhook %s not processed yet (try %s), again in %.1f s: %s", entry_id, tried, wait, why)
         observability.WEBHOOK_INBOUND_RETRIES.labels("deferred").inc()
 
     def wait(self, attempt: int) -> float:

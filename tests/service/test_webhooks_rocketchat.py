@@ -11,6 +11,7 @@ import requests
 
 from helpdesk_sandboxes.process import start_sandbox
 from tests.conftest import connect_rocketchat, new_tenant, running_service
+from tests.service.test_events_listen import visitor_writes
 from tests.service.test_webhooks import Receiver, verify
 from unified_ticketing.state import webhooks as store
 from unified_ticketing.worker import Worker
@@ -157,16 +158,6 @@ def test_deleting_an_older_account_leaves_the_newer_ones_webhook(stack):
     assert rc_api(sandbox, "GET", "settings/Livechat_webhookUrl").json()["value"].endswith(newer)
 
 
-def visitor_says(sandbox, token: str, text: str) -> str:
-    """A visitor's message in a new room (Rocket.Chat posts the webhooks); the room's id."""
-    new_visitor(sandbox, token)
-    room = requests.get(f"{sandbox.base_url}/api/v1/livechat/room", params={"token": token}, timeout=10).json()["room"]
-    sent = requests.post(f"{sandbox.base_url}/api/v1/livechat/message", timeout=10,
-                         json={"token": token, "rid": room["_id"], "msg": text})
-    assert sent.status_code == 200, sent.text
-    return room["_id"]
-
-
 def inbound_of(r, account: str) -> list[dict]:
     return [fields for _, fields in r.xrange(store.INBOUND) if fields["account"] == account]
 
@@ -181,7 +172,7 @@ def test_a_helpdesk_that_cannot_be_reached_holds_up_no_other_accounts_events(sta
     doomed = start_sandbox("--integration", "rocketchat", "--rooms", "2", "--seed", "32")
     try:
         b = connect_rocketchat(client, doomed)
-        visitor_says(doomed, "doomed-visitor", "Hello from B")
+        visitor_writes(doomed, "doomed-visitor", "Hello from B")
         deadline = time.monotonic() + 30
         while not inbound_of(r, b):
             assert time.monotonic() < deadline, "workspace B never delivered its webhook"
@@ -198,7 +189,7 @@ def test_a_helpdesk_that_cannot_be_reached_holds_up_no_other_accounts_events(sta
             time.sleep(0.05)
 
         a = connect_rocketchat(client, stack["sandbox"])
-        room_a = visitor_says(stack["sandbox"], "live-visitor", "Hello from A")
+        room_a = visitor_writes(stack["sandbox"], "live-visitor", "Hello from A")
         events = receiver.wait_for(lambda ev: {"ticket:created", "comment:created"} <= {e["event"] for e in ev})
         assert not [f for _, f in r.xrange(store.FAILED) if f["account"] == b]  # B is still being tried
         assert {e["integrated_account_id"] for e in events} == {a}

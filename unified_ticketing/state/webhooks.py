@@ -65,14 +65,19 @@ def first_seen(entry_id: str, fields: dict) -> float:
     return float(fields.get("first") or int(entry_id.split("-")[0]) / 1000)
 
 
+def tries(fields: dict) -> int:
+    """How many times the entry was tried and put aside before."""
+    return int(fields.get("tries") or 0)
+
+
 def defer_inbound(r, entry_id: str, fields: dict, wait: float) -> int:
     """Take the entry off the stream and put it back after `wait` seconds, in one step (a crash leaves it
     either pending or deferred, never lost); the number of tries it has had."""
-    tries = int(fields.get("tries") or 0) + 1
-    later = {**fields, "tries": str(tries), "first": str(first_seen(entry_id, fields))}
+    tries_now = tries(fields) + 1
+    later = {**fields, "tries": str(tries_now), "first": str(first_seen(entry_id, fields))}
     member = json.dumps(later, sort_keys=True, ensure_ascii=False)
     r.eval(_DEFER, 2, LATER, INBOUND, int((time.time() + wait) * 1000), member, PROCESSORS, entry_id)
-    return tries
+    return tries_now
 
 
 def give_up_inbound(r, entry_id: str, fields: dict, reason: str) -> None:
